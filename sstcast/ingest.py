@@ -1,0 +1,424 @@
+"""Ingest: raw files -> a Zarr cube (one call per source).
+
+:func:`ingest_sst` reads CF NetCDF SST files, cuts a region and writes an SST cube;
+:func:`ingest_source` does the same for a source of ``data_catalog.yaml`` (SST or TaxiBJ),
+resolving its files, region and output path, and knows about the built-in sample.
+Both are idempotent (an up-to-date cube is left alone) and write atomically
+(see :func:`sstcast.cube.write_cube`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from sstcast.config import Catalog, ConfigError, load_catalog
+from sstcast.cube import (
+    file_provenance,
+    history_line,
+    open_cube,
+    write_cube_status,
+)
+from sstcast.errors import SstcastError
+from sstcast.sources import expand_files
+
+log = logging.getLogger(__name__)
+
+Bbox = tuple[float, float, float, float]
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: where the cube is, whether it was written, and its shape."""
+
+    path: str
+    written: bool
+    kind: str
+    sizes: dict[str, int]
+    time_range: tuple[str, str]
+    ocean_cells: int | None
+    nbytes: int
+    n_files: int
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few human-readable lines for the CLI."""
+        shape = " x ".join(f"{d} {n}" for d, n in self.sizes.items())
+        lines = [
+            f"cube      {self.path}" + ("" if self.written else "  (up to date, nothing to do)"),
+            f"shape     {shape}",
+            f"time      {self.time_range[0]} .. {self.time_range[1]}",
+        ]
+        if self.ocean_cells is not None:
+            lines.append(f"ocean     {self.ocean_cells} cells")
+        lines.append(f"size      {_human_bytes(self.nbytes)} on disk from {self.n_files} file(s)")
+        lines += [f"note      {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def store_size(path: str) -> int:
+    """Bytes on disk (or in the object store) of a cube."""
+    if "://" in path:
+        import fsspec
+
+        fs, _, paths = fsspec.get_fs_token_paths(path)
+        return int(fs.du(paths[0]))
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def parse_bbox(text: str) -> Bbox:
+    """``"S,N,W,E"`` (degrees) -> a tuple; SstcastError naming ``--bbox`` otherwise."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise SstcastError(f"--bbox {text!r}: expected four numbers S,N,W,E") from None
+    if len(values) != 4:
+        raise SstcastError(f"--bbox {text!r}: expected four numbers S,N,W,E")
+    south, north, west, east = values
+    if not (-90 <= south < north <= 90):
+        raise SstcastError(f"--bbox {text!r}: need -90 <= south < north <= 90")
+    if not (-180 <= west <= 360 and -180 <= east <= 360) or west == east:
+        raise SstcastError(f"--bbox {text!r}: west and east must differ, in -180..360")
+    return values  # type: ignore[return-value]
+
+
+def _bbox_label(bbox: Bbox) -> str:
+    return "bbox_" + "_".join(f"{v:g}" for v in bbox)
+
+
+def _read_files_with_progress(paths: list[Path], progress: bool) -> list[dict[str, Any]]:
+    """Checksums of the input files (streamed), with a progress bar over files."""
+    if not progress:
+        return file_provenance(paths)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    records = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("reading sources", total=len(paths))
+        for p in paths:
+            records += file_provenance([p])
+            bar.advance(task)
+    return records
+
+
+def _result(path: str, written: bool, n_files: int, notes: list[str]) -> IngestResult:
+    cube = open_cube(path)
+    times = cube["time"].values
+    ocean = int(cube["mask"].sum().values) if "mask" in cube else None
+    return IngestResult(
+        path=path,
+        written=written,
+        kind=str(cube.attrs["sstcast_kind"]),
+        sizes={str(d): int(n) for d, n in cube.sizes.items()},
+        time_range=(str(times[0])[:19], str(times[-1])[:19]) if times.size else ("", ""),
+        ocean_cells=ocean,
+        nbytes=store_size(path),
+        n_files=n_files,
+        notes=notes,
+    )
+
+
+def _write(
+    ds: xr.Dataset,
+    out: str,
+    *,
+    force: bool,
+    progress: bool,
+    scheduler: Any,
+    check: Any = None,
+) -> bool:
+    """write_cube_status with library read/write failures turned into one-line errors."""
+    try:
+        _, written = write_cube_status(
+            ds, out, force=force, progress=progress, scheduler=scheduler, check=check
+        )
+    except (OSError, RuntimeError) as err:
+        reason = " ".join(str(err).split()) or err.__class__.__name__
+        raise SstcastError(f"{out}: ingest failed, nothing written ({reason})") from None
+    return written
+
+
+def ingest_sst(
+    files: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    bbox: Bbox | None = None,
+    *,
+    region: str | None = None,
+    variable: str | None = None,
+    frequency: str | None = None,
+    force: bool = False,
+    scheduler: Any = None,
+    progress: bool = True,
+) -> IngestResult:
+    """CF NetCDF SST files (paths or globs) -> an SST cube at ``out`` (path or fsspec URL).
+
+    ``bbox`` is (south, north, west, east) in degrees (None: the whole grid); ``region`` is
+    the name recorded in the cube (default: derived from the box). ``frequency`` is
+    recorded when the time axis has no regular frequency to infer. Raises SstcastError,
+    with nothing written, on any bad input, and when the region holds no ocean value.
+    """
+    from sstcast.sources.netcdf_sst import netcdf_chunk_cache
+
+    # A small HDF5 chunk cache for every file opened during the whole ingest (xarray may
+    # reopen files while writing); see netcdf_sst.CHUNK_CACHE_BYTES.
+    with netcdf_chunk_cache():
+        return _ingest_sst(
+            files, out, bbox, region, variable, frequency, force, scheduler, progress
+        )
+
+
+def _ingest_sst(
+    files: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    bbox: Bbox | None,
+    region: str | None,
+    variable: str | None,
+    frequency: str | None,
+    force: bool,
+    scheduler: Any,
+    progress: bool,
+) -> IngestResult:
+    from sstcast.sources.netcdf_sst import bbox_of, infer_frequency, open_sst
+
+    if isinstance(files, (str, Path)):
+        files = [files]
+    paths = expand_files(files)
+    notes: list[str] = []
+    ds = open_sst(paths, variable, bbox=bbox, notes=notes)
+    box = tuple(float(v) for v in bbox) if bbox is not None else bbox_of(ds)
+    label = region or (_bbox_label(box) if bbox is not None else "full")
+    inferred = infer_frequency(ds["time"])
+    freq = inferred if inferred != "irregular" else (frequency or "irregular")
+    if frequency and inferred not in ("irregular", frequency):
+        notes.append(f"time steps are {inferred}, the catalog says {frequency}")
+    sources = _read_files_with_progress(paths, progress)
+    action = (
+        f"ingest_sst of {len(paths)} file(s), variable {ds.attrs['source_variable']}, "
+        f"region {label} {list(box)}"
+    )
+    if notes:
+        action += "; " + "; ".join(notes)
+    ds.attrs.update(
+        {
+            "title": f"sea surface temperature, region {label}",
+            "region": label,
+            "bbox": [float(v) for v in box],
+            "source_files": json.dumps(sources),
+            "frequency": freq,
+            "history": history_line(action),
+        }
+    )
+
+    def has_ocean(cube: xr.Dataset) -> None:
+        if not bool(cube["mask"].any().values):
+            raise SstcastError(
+                f"{paths[0]}: region {label} (lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}.."
+                f"{box[3]:g}) has no ocean values (all {cube.sizes['lat']}x{cube.sizes['lon']} "
+                "cells are land or missing)"
+            )
+
+    out = str(out)
+    written = _write(ds, out, force=force, progress=progress, scheduler=scheduler, check=has_ocean)
+    return _result(out, written, len(paths), notes)
+
+
+def _taxibj_dataset(
+    paths: list[Path], meteorology: str | None, holidays: str | None
+) -> tuple[xr.Dataset, list[Path]]:
+    from sstcast.sources.taxibj import open_taxibj
+
+    extra = [Path(p) for p in (meteorology, holidays) if p is not None]
+    for p in extra:
+        if not p.exists():
+            raise SstcastError(f"{p}: file not found")
+    ds = open_taxibj(paths, meteorology, holidays)
+    return ds, paths + extra
+
+
+def ingest_taxibj(
+    files: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    *,
+    meteorology: str | Path | None = None,
+    holidays: str | Path | None = None,
+    region: str = "beijing",
+    bbox: Bbox | None = None,
+    force: bool = False,
+    scheduler: Any = None,
+    progress: bool = True,
+) -> IngestResult:
+    """TaxiBJ flow files (+ meteorology and holidays) -> a TaxiBJ cube at ``out``."""
+    if isinstance(files, (str, Path)):
+        files = [files]
+    paths = expand_files(files)
+    ds, all_files = _taxibj_dataset(
+        paths,
+        None if meteorology is None else str(meteorology),
+        None if holidays is None else str(holidays),
+    )
+    if "source_files" not in ds.attrs:
+        ds.attrs["source_files"] = json.dumps(_read_files_with_progress(all_files, progress))
+    previous = str(ds.attrs.get("history", "")).strip()
+    action = history_line(f"ingest_taxibj of {len(all_files)} file(s), region {region}")
+    ds.attrs.update(
+        {
+            "region": region,
+            "frequency": ds.attrs.get("frequency", "30min"),
+            "history": f"{previous}\n{action}" if previous else action,
+        }
+    )
+    if bbox is not None:
+        ds.attrs["bbox"] = [float(v) for v in bbox]
+    notes = []
+    incomplete = json.loads(ds.attrs.get("incomplete_days", "[]"))
+    if incomplete:
+        notes.append(f"{len(incomplete)} incomplete day(s): {', '.join(incomplete[:5])}")
+    out = str(out)
+    written = _write(ds, out, force=force, progress=progress, scheduler=scheduler)
+    return _result(out, written, len(all_files), notes)
+
+
+def _sample_source(catalog: Catalog, kind: str) -> str:
+    for name, src in catalog.sources.items():
+        if src.sample and src.kind == kind:
+            return name
+    raise ConfigError(f"catalog has no sample source of kind {kind!r} (sample: true)")
+
+
+def _matches_anything(patterns: list[str]) -> bool:
+    try:
+        expand_files(patterns)
+    except SstcastError:
+        return False
+    return True
+
+
+def ensure_sample(catalog: Catalog, source: str, progress: bool = True) -> None:
+    """Write the built-in sample (``sstcast sample``) if the source's files are missing."""
+    src = catalog.source(source)
+    patterns = [catalog.resolve(p) for p in src.files]
+    if _matches_anything(patterns):
+        return
+    from sstcast.sample import write_sample
+
+    root = Path(patterns[0]).parent.parent
+    log.info("sample data missing; writing it to %s", root)
+    write_sample(root, progress=progress)
+
+
+def ingest_source(
+    catalog: Catalog | str | Path = "data_catalog.yaml",
+    source_name: str | None = None,
+    region: str | None = None,
+    files: Sequence[str] | None = None,
+    bbox: Bbox | None = None,
+    out: str | None = None,
+    *,
+    variable: str | None = None,
+    force: bool = False,
+    scheduler: Any = None,
+    use_sample: bool = False,
+    progress: bool = True,
+) -> IngestResult:
+    """Ingest one source of the data catalog (``sstcast ingest``).
+
+    The source defaults to the catalog's ``default_source``; with ``use_sample`` it is the
+    catalog's sample source of the same kind, and the sample is generated when missing.
+    ``region`` names a catalog region (default: the source's); ``bbox`` overrides it.
+    ``files`` replaces the source's files (without a source name, the whole grid of the files
+    is taken unless ``region`` or ``bbox`` is given); ``out`` replaces its cube path.
+    """
+    if not isinstance(catalog, Catalog):
+        catalog = load_catalog(catalog)
+    name = source_name or catalog.default_source
+    if name is None:
+        raise ConfigError("no source given and the catalog has no default_source")
+    src = catalog.source(name)
+    if use_sample and not src.sample:
+        name = _sample_source(catalog, src.kind)
+        src = catalog.source(name)
+    if use_sample and files is None:
+        ensure_sample(catalog, name, progress=progress)
+
+    # `--files` without a source: the files' whole grid unless a region or box is asked for.
+    region_name = region or (None if files and source_name is None else src.region)
+    box: Bbox | None = None
+    if bbox is not None:
+        box = tuple(float(v) for v in bbox)  # type: ignore[assignment]
+        label = region or _bbox_label(box)
+    elif region_name is not None:
+        box = catalog.region(region_name).bbox
+        label = region_name
+    else:
+        label = "full"
+    target = out or catalog.cube_path(name, label)
+
+    patterns = list(files) if files else [catalog.resolve(p) for p in src.files]
+    if not files and not _matches_anything(patterns):
+        if src.sample:
+            raise SstcastError(
+                f"source {name}: sample files missing ({patterns[0]}); run `sstcast sample` "
+                f"first, or `sstcast ingest --sample` to generate and ingest it"
+            )
+        raise SstcastError(
+            f"source {name}: no raw data at {patterns[0]}; to use the built-in sample run "
+            f"`sstcast sample` then `sstcast ingest sample_{'taxibj' if src.kind == 'taxibj' else 'sst'}` "
+            f"(or `sstcast ingest --sample`)"
+        )
+
+    if src.kind == "taxibj":
+        return ingest_taxibj(
+            patterns,
+            target,
+            meteorology=catalog.resolve(src.meteorology) if src.meteorology else None,
+            holidays=catalog.resolve(src.holidays) if src.holidays else None,
+            region=label,
+            bbox=box,
+            force=force,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    return ingest_sst(
+        patterns,
+        target,
+        box,
+        region=label,
+        variable=variable or (None if files else src.variable),
+        frequency=src.frequency,
+        force=force,
+        scheduler=scheduler,
+        progress=progress,
+    )
+
+
+__all__ = [
+    "IngestResult",
+    "ensure_sample",
+    "ingest_source",
+    "ingest_sst",
+    "ingest_taxibj",
+    "parse_bbox",
+    "store_size",
+]
