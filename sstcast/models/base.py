@@ -15,6 +15,9 @@ Shapes (named as in the data stage):
 
 ``residual=True`` makes the head predict the step change: ``next = frame + head(h)``, with
 the head initialised to zero so that an untrained model is exactly persistence.
+
+Outputs are not squashed (no sigmoid): the models predict normalised values (or changes)
+directly, so data need not be scaled into [0, 1].
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from sstcast.errors import SstcastError
+from sstcast.models.layers import crop_to, pad_to_multiple, patchify, unpatchify
+
+
+class ModelInputError(SstcastError, ValueError):
+    """A tensor handed to a model has the wrong rank, channel count, grid or length."""
 
 
 class SequenceForecaster(nn.Module):
@@ -49,26 +59,46 @@ class SequenceForecaster(nn.Module):
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------
-    def check_input(self, x: Tensor, n_out: int, extra: Tensor | None) -> None:
-        """Clear errors for wrong ranks, channel counts and extra-channel lengths."""
+    def check_input(
+        self, x: Tensor, n_out: int, extra: Tensor | None, target: Tensor | None = None
+    ) -> None:
+        """Clear errors for wrong ranks, channel counts and extra/target shapes."""
+        name = type(self).__name__
         if x.ndim != 5:
-            raise ValueError(f"x must be (batch, time, channels, H, W); got shape {tuple(x.shape)}")
-        if x.shape[2] != self.in_channels:
-            raise ValueError(
-                f"x has {x.shape[2]} channels but the model was built for {self.in_channels}"
+            raise ModelInputError(
+                f"{name}: x must be (batch, time, channels, H, W); got shape {tuple(x.shape)}"
             )
+        if x.shape[2] != self.in_channels:
+            raise ModelInputError(
+                f"{name}: x has {x.shape[2]} channels but the model was built for "
+                f"in_channels={self.in_channels}"
+            )
+        if x.shape[1] < 1:
+            raise ModelInputError(f"{name}: x has no input time steps")
         if n_out < 1:
-            raise ValueError(f"n_out must be >= 1, got {n_out}")
+            raise ModelInputError(f"{name}: n_out must be >= 1, got {n_out}")
         if self.extra_channels:
             if extra is None:
-                raise ValueError(f"the model expects {self.extra_channels} extra channels; got none")
+                raise ModelInputError(
+                    f"{name}: the model expects extra_channels={self.extra_channels}; got none"
+                )
             want = (x.shape[0], x.shape[1] + n_out, self.extra_channels, *x.shape[3:])
             if tuple(extra.shape) != want:
-                raise ValueError(
-                    f"extra must have shape {want} (time_in + n_out steps); got {tuple(extra.shape)}"
+                raise ModelInputError(
+                    f"{name}: extra must have shape {want} (batch, time_in + n_out, "
+                    f"extra_channels, H, W); got {tuple(extra.shape)}"
                 )
-        elif extra is not None and extra.shape[2] != 0:
-            raise ValueError("extra channels given to a model built with extra_channels=0")
+        elif extra is not None and (extra.ndim != 5 or extra.shape[2] != 0):
+            raise ModelInputError(
+                f"{name}: extra channels given to a model built with extra_channels=0"
+            )
+        if target is not None:
+            want = (x.shape[0], n_out, *x.shape[2:])
+            if tuple(target.shape) != want:
+                raise ModelInputError(
+                    f"{name}: target must have shape {want} (batch, n_out, channels, H, W); "
+                    f"got {tuple(target.shape)}"
+                )
 
     def forward(
         self,
@@ -79,8 +109,13 @@ class SequenceForecaster(nn.Module):
         target: Tensor | None = None,
         teacher_forcing: float = 0.0,
     ) -> Tensor:
-        """Encode ``x`` and roll out ``n_out`` frames (see the module docstring)."""
-        self.check_input(x, n_out, extra)
+        """Encode ``x`` and roll out ``n_out`` frames (see the module docstring).
+
+        With ``target`` and ``0 < teacher_forcing <= 1`` in training mode, each rollout step
+        feeds the true frame instead of the prediction with that probability, drawn per
+        sample and step (scheduled sampling when the caller lowers it over training).
+        """
+        self.check_input(x, n_out, extra, target)
         b, t_in, _, h, w = x.shape
         state = self.init_state(b, h, w, x)
         use_tf = target is not None and teacher_forcing > 0.0 and self.training
@@ -95,14 +130,67 @@ class SequenceForecaster(nn.Module):
                     keep = torch.rand(b, 1, 1, 1, device=x.device) < teacher_forcing
                     prev = torch.where(keep, target[:, t - t_in].to(prev.dtype), prev)
                 frame = prev
-            inp = frame if extra is None or self.extra_channels == 0 else torch.cat(
-                [frame, extra[:, t].to(frame.dtype)], dim=1
-            )
+            if self.extra_channels:
+                inp = torch.cat([frame, extra[:, t].to(frame.dtype)], dim=1)
+            else:
+                inp = frame
             delta, state = self.step(inp, state)
-            nxt = frame + delta if self.residual else delta
+            nxt = frame + delta if self.residual else delta.to(frame.dtype)
             if t >= t_in - 1:
                 outputs.append(nxt)
         return torch.stack(outputs, dim=1)
+
+
+class PatchedForecaster(SequenceForecaster):
+    """A stepper whose cells run on a space-to-depth ("patch") grid.
+
+    Each frame (B, C + E, H, W) is padded (replicate) at the bottom/right to multiples of
+    ``patch_size``, folded into (B, (C + E)·p², ⌈H/p⌉, ⌈W/p⌉) by :func:`patchify`, stepped
+    by :meth:`grid_step`, and the head's (B, C·p², ⌈H/p⌉, ⌈W/p⌉) output is unfolded and
+    cropped back to H x W. ``patch_size=1`` runs on the full grid. Subclasses implement
+    :meth:`init_grid_state` and :meth:`grid_step` on the patch grid only.
+    """
+
+    def __init__(
+        self, in_channels: int, extra_channels: int, residual: bool, patch_size: int
+    ) -> None:
+        super().__init__(in_channels, extra_channels, residual)
+        if patch_size < 1:
+            raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        self.patch_size = patch_size
+
+    @property
+    def grid_in_channels(self) -> int:
+        """Channels a cell stack sees per frame: (in + extra) · p²."""
+        return (self.in_channels + self.extra_channels) * self.patch_size**2
+
+    @property
+    def grid_out_channels(self) -> int:
+        """Channels the head emits on the patch grid: in · p²."""
+        return self.in_channels * self.patch_size**2
+
+    def grid_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Size of the patch grid for an H x W frame."""
+        p = self.patch_size
+        return -(-height // p), -(-width // p)
+
+    def init_grid_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
+        """Zero state on the patch grid (``height`` x ``width`` already divided by p)."""
+        raise NotImplementedError
+
+    def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """One step on the patch grid: (B, grid_in_channels, h, w) -> (B, grid_out_channels,
+        h, w) and the new state."""
+        raise NotImplementedError
+
+    def init_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
+        return self.init_grid_state(batch, *self.grid_shape(height, width), ref)
+
+    def step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
+        height, width = frame.shape[-2:]
+        z = patchify(pad_to_multiple(frame, self.patch_size), self.patch_size)
+        out, state = self.grid_step(z, state)
+        return crop_to(unpatchify(out, self.patch_size), height, width), state
 
 
 def zero_init_(module: nn.Module) -> nn.Module:

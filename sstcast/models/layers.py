@@ -1,8 +1,12 @@
-"""Shared building blocks: padding to a multiple, space-to-depth patching, cropping.
+"""Shared building blocks: padding to a multiple, space-to-depth patching, cropping, and
+dot-product attention over all grid positions.
 
 Models whose blocks need grid sizes divisible by something (patches, windows, merges) pad
 their input with :func:`pad_to_multiple` and crop the output back with :func:`crop_to`, so
-any region size (16x20, 41x57, ...) works.
+any region size (16x20, 41x57, ...) works. :func:`patchify` / :func:`unpatchify` are the
+"patch trick" of the recurrent-convolutional models; :func:`spatial_attention` is the
+global attention of SA/SAM-ConvLSTM. The Swin-family blocks (window and deformable
+attention) live in :mod:`sstcast.models.attention`.
 """
 
 from __future__ import annotations
@@ -49,3 +53,31 @@ def unpatchify(x: Tensor, patch: int) -> Tensor:
     if patch == 1:
         return x
     return rearrange(x, "... (c p1 p2) h w -> ... c (h p1) (w p2)", p1=patch, p2=patch)
+
+
+def spatial_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+    """Single-head dot-product attention over all grid positions of feature maps.
+
+    ``query`` (B, Cq, H, W) attends to every position of ``key`` (B, Cq, H', W') and gathers
+    ``value`` (B, Cv, H', W'); the result is (B, Cv, H, W). Scores are scaled by
+    1/sqrt(Cq) (the usual transformer scaling; it only rescales the softmax temperature)
+    and computed by :func:`torch.nn.functional.scaled_dot_product_attention`, which picks a
+    memory-efficient kernel where one exists and is safe under bf16 autocast. Cost grows as
+    (H*W)^2: on large grids run the model on patches (``patch_size``) to keep H*W small.
+    """
+    if query.shape[1] != key.shape[1]:
+        raise ValueError(
+            f"query and key need the same channels; got {query.shape[1]} and {key.shape[1]}"
+        )
+    if key.shape[-2:] != value.shape[-2:]:
+        raise ValueError(
+            f"key and value need the same grid; got {tuple(key.shape[-2:])} and "
+            f"{tuple(value.shape[-2:])}"
+        )
+    height, width = query.shape[-2:]
+    q = rearrange(query, "b c h w -> b (h w) c")
+    k = rearrange(key, "b c h w -> b (h w) c")
+    v = rearrange(value, "b c h w -> b (h w) c")
+    q, k = q.to(v.dtype), k.to(v.dtype)
+    out = F.scaled_dot_product_attention(q, k, v)
+    return rearrange(out, "b (h w) c -> b c h w", h=height, w=width)
