@@ -6,6 +6,8 @@ errors) into one red line on stderr and exit code 1.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
@@ -26,6 +28,166 @@ def fail(message: str, code: int = 1) -> None:
 
 
 # Commands are added below, one function each: sample, ingest, train.
+
+
+def _parse_years(text: str) -> list[int]:
+    """``"2010-2021"`` (inclusive range) or ``"2010,2011,2015"`` -> a list of years."""
+    from sstcast.errors import SstcastError
+
+    try:
+        if "-" in text.strip("-"):
+            first, last = (int(p) for p in text.split("-", 1))
+            years = list(range(first, last + 1))
+        else:
+            years = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise SstcastError(f"--years {text!r}: expected 2010-2021 or 2010,2011") from None
+    if not years:
+        raise SstcastError(f"--years {text!r}: no years in it")
+    return years
+
+
+@app.command()
+def sample(
+    out: str = typer.Option("data/sample", "--out", help="folder to write the sample into"),
+    seed: int | None = typer.Option(None, "--seed", help="random seed (default: the sample's)"),
+    years: str | None = typer.Option(
+        None, "--years", help="years of daily SST: 2010-2021 or 2010,2011 (default: 2010-2021)"
+    ),
+) -> None:
+    """Write the built-in sample (toy OISST-style SST files and TaxiBJ-style flows)."""
+    from sstcast.config import ConfigError
+    from sstcast.errors import SstcastError
+
+    try:
+        from sstcast.sample import write_sample
+
+        kwargs: dict = {}
+        if seed is not None:
+            kwargs["seed"] = seed
+        if years is not None:
+            kwargs["years"] = _parse_years(years)
+        result = write_sample(out, progress=True, **kwargs)
+    except (SstcastError, ConfigError) as err:
+        fail(str(err))
+    count = f"{len(result)} files " if isinstance(result, list) else ""
+    typer.echo(f"sample: {count}written to {out}")
+
+
+@app.command(context_settings={"allow_extra_args": True})
+def ingest(
+    ctx: typer.Context,
+    source: str | None = typer.Argument(
+        None, help="source in the catalog (default: its default_source)"
+    ),
+    files: Annotated[
+        list[str] | None,
+        typer.Option("--files", help="input files or quoted globs (replace the source's files)"),
+    ] = None,
+    variable: str | None = typer.Option(None, "--variable", help="SST variable name in the files"),
+    region: str | None = typer.Option(None, "--region", help="region name from the catalog"),
+    bbox: str | None = typer.Option(None, "--bbox", help="box S,N,W,E in degrees"),
+    out: str | None = typer.Option(None, "--out", help="cube path or fsspec URL"),
+    force: bool = typer.Option(False, "--force", help="replace a cube with other provenance"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="dask.distributed scheduler address, e.g. tcp://host:8786"
+    ),
+    use_sample: bool = typer.Option(
+        False, "--sample", help="ingest the built-in sample (written first if missing)"
+    ),
+    catalog: str = typer.Option("data_catalog.yaml", "--catalog", help="data catalog file"),
+) -> None:
+    """Read raw files of a source and write its Zarr cube (idempotent, atomic)."""
+    from sstcast.config import ConfigError, load_catalog
+    from sstcast.errors import SstcastError
+    from sstcast.ingest import ingest_source, parse_bbox
+
+    try:
+        cat = load_catalog(catalog)
+        # `--files a.nc b.nc` from a shell glob: the extra names arrive as SOURCE and extras.
+        extra = list(ctx.args)
+        if files and source is not None and source not in cat.sources:
+            extra.insert(0, source)
+            source = None
+        if extra and not files:
+            fail(f"unexpected arguments: {' '.join(extra)}")
+        if files:
+            files = [*files, *extra]
+        result = ingest_source(
+            cat,
+            source,
+            region=region,
+            files=files or None,
+            bbox=parse_bbox(bbox) if bbox else None,
+            out=out,
+            variable=variable,
+            force=force,
+            scheduler=scheduler,
+            use_sample=use_sample,
+            progress=True,
+        )
+    except (SstcastError, ConfigError) as err:
+        fail(str(err))
+    typer.echo(result.summary())
+
+
+@app.command()
+def train(
+    region: str | None = typer.Option(
+        None, "--region", help="train the pipeline pipelines/<REGION>.yaml (e.g. bohai)"
+    ),
+    pipeline: str | None = typer.Option(None, "--pipeline", help="pipeline file (YAML)"),
+    model: str | None = typer.Option(None, "--model", help="registry model (overrides the file)"),
+    preset: str | None = typer.Option(None, "--preset", help="model preset, e.g. tiny, default"),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="maximum epochs"),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="samples per batch"),
+    max_time: str | None = typer.Option(
+        None, "--max-time", help="wall-clock limit: DD:HH:MM:SS or minutes"
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda"),
+    devices: int | None = typer.Option(None, "--devices", min=1, help="devices per node"),
+    strategy: str | None = typer.Option(None, "--strategy", help="Lightning strategy, e.g. ddp"),
+    num_nodes: int | None = typer.Option(None, "--num-nodes", min=1, help="nodes (multi-node DDP)"),
+    out: str = typer.Option("runs", "--out", help="runs root: runs/<pipeline>/<model>/<time>/"),
+    resume: str | None = typer.Option(
+        None, "--resume", help="run directory or checkpoint to continue from"
+    ),
+    catalog: str | None = typer.Option(None, "--catalog", help="data catalog file"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="rich progress bar"),
+) -> None:
+    """Train a pipeline's model (Lightning): checkpoints, metrics and stats in a run folder."""
+    from sstcast.config import ConfigError
+    from sstcast.errors import SstcastError
+
+    if device is not None and device not in ("auto", "cpu", "cuda"):
+        fail(f"--device {device!r}: use auto, cpu or cuda")
+    if pipeline is None and region is None and resume is None:
+        fail("give --region NAME (pipelines/NAME.yaml), --pipeline FILE or --resume RUN_DIR")
+    try:
+        from sstcast.training import fit
+
+        result = fit(
+            pipeline,
+            region=region,
+            catalog=catalog,
+            model=model,
+            preset=preset,
+            epochs=epochs,
+            batch_size=batch_size,
+            max_time=max_time,
+            device=device,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            out=out,
+            resume=resume,
+            progress=progress,
+            echo=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
+    except (SstcastError, ConfigError) as err:
+        fail(str(err))
+    if result.rank == 0:
+        typer.echo(str(result.run_dir))
 
 
 if __name__ == "__main__":
