@@ -31,8 +31,10 @@ _LAZY: dict[str, str] = {
     "time_splits": "sstcast.data.splits",
     "make_normalizer": "sstcast.data.normalize",
     "load_normalizer": "sstcast.data.normalize",
+    "fit": "sstcast.training",
+    "load_run": "sstcast.runs",
 }
-_SUBMODULES = ("config", "cube", "data", "errors", "models")
+_SUBMODULES = ("config", "cube", "data", "errors", "models", "training", "runs")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.utilities import rank_zero_only
@@ -845,6 +846,27 @@ def _announce_estimate(
         )
 
 
+def lead_table(metrics_csv: Path, baselines: dict[str, list[float]] | None) -> str:
+    """Validation RMSE per lead of the best epoch beside the baselines, as aligned text.
+
+    Empty when the metrics have no per-lead columns (e.g. ST-ResNet's one-step target).
+    """
+    if not metrics_csv.exists():
+        return ""
+    table = pd.read_csv(metrics_csv)
+    leads = [c for c in table.columns if c.startswith("val_rmse_lead")]
+    if table.empty or not leads:
+        return ""
+    best = table.loc[table["val_rmse"].idxmin()]
+    rows = {"model": [float(best[c]) for c in leads], **(baselines or {})}
+    width = max(len(name) for name in rows)
+    header = f"{'val RMSE / lead':<{width + 2}} "
+    lines = [header + " ".join(f"{k:>6d}" for k in range(1, len(leads) + 1))]
+    for name, values in rows.items():
+        lines.append(f"  {name:<{width}} " + " ".join(f"{v:6.3f}" for v in values[: len(leads)]))
+    return "\n".join(lines)
+
+
 def _hms(seconds: float) -> str:
     """A duration for people: ``0.42 s``, ``3m07s``, ``2h05m00s``."""
     if seconds < 60:
@@ -1133,6 +1155,9 @@ def fit(
                 f"best val RMSE {best_rmse:.4f} {data.info.get('units', '')} after "
                 f"{trainer.current_epoch} epochs; run: {run_dir}"
             )
+            table = lead_table(run_dir / "metrics.csv", baselines)
+            if table:
+                say(table)
     return FitResult(
         run_dir=run_dir,
         best_checkpoint=best if best is not None and best.exists() else None,
