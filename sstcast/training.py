@@ -729,9 +729,11 @@ def _first(batch: list[dict[str, Tensor]]) -> dict[str, Tensor]:
 
 
 def make_loaders(
-    data: TaskData, pipeline: Pipeline, distributed: bool
+    data: TaskData, pipeline: Pipeline, distributed: bool, pin_memory: bool = False
 ) -> tuple[DataLoader, DataLoader]:
-    """Training (shuffled per epoch, reproducibly) and validation loaders."""
+    """Training (shuffled per epoch, reproducibly) and validation loaders.
+
+    ``pin_memory`` (for CUDA) makes host-to-device copies asynchronous."""
     t = pipeline.trainer
     if pipeline.task == "taxibj":
         train_ds, val_ds, collate = _Batches(data.train), _Batches(data.val), _first
@@ -747,6 +749,7 @@ def make_loaders(
         num_workers=t.num_workers,
         collate_fn=collate,
         persistent_workers=t.num_workers > 0,
+        pin_memory=pin_memory,
     )
     if distributed:  # Lightning swaps in a DistributedSampler (seeded, set_epoch)
         train = DataLoader(train_ds, shuffle=True, drop_last=False, **common)
@@ -1039,7 +1042,7 @@ def fit(
     precision = _precision(t.precision, dev, say)
     world = t.devices * t.num_nodes
     distributed = world > 1
-    train_loader, val_loader = make_loaders(data, pipe, distributed)
+    train_loader, val_loader = make_loaders(data, pipe, distributed, pin_memory=dev == "cuda")
 
     # -- run directory -----------------------------------------------------------------------
     set_env = False
