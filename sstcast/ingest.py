@@ -211,7 +211,7 @@ def _ingest_sst(
     label = region or (_bbox_label(box) if bbox is not None else "full")
     inferred = infer_frequency(ds["time"])
     freq = inferred if inferred != "irregular" else (frequency or "irregular")
-    if frequency and inferred not in ("irregular", frequency):
+    if frequency and inferred not in ("irregular", frequency):  # the catalog disagrees
         notes.append(f"time steps are {inferred}, the catalog says {frequency}")
     sources = _read_files_with_progress(paths, progress)
     action = (
@@ -406,7 +406,7 @@ def ingest_source(
         box,
         region=label,
         variable=variable or (None if files else src.variable),
-        frequency=src.frequency,
+        frequency=None if files else src.frequency,  # --files: not the source's files
         force=force,
         scheduler=scheduler,
         progress=progress,

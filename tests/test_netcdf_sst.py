@@ -15,6 +15,7 @@ import netCDF4
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from sstcast.errors import SstcastError
 from sstcast.sources.netcdf_sst import (
@@ -296,9 +297,12 @@ def test_cut_region_outside_data_is_an_error(tmp_path: Path) -> None:
 def test_infer_frequency() -> None:
     assert infer_frequency(pd.date_range("2010-01-01", periods=5, freq="D").values) == "1D"
     assert infer_frequency(pd.date_range("2010-01-01", periods=5, freq="MS").values) == "1MS"
-    assert infer_frequency(np.array(["2010-01-01", "2010-01-02", "2010-01-05"], "M8[ns]")) == (
-        "irregular"
-    )
+    # missing days are gaps in a daily series, not an irregular axis
+    gappy = np.array(["2010-01-01", "2010-01-02", "2010-01-03", "2010-01-06"], "M8[ns]")
+    assert infer_frequency(gappy) == "1D"
+    gappy_months = pd.date_range("2010-01-01", periods=12, freq="MS").delete(4).values
+    assert infer_frequency(gappy_months) == "1MS"
+    assert infer_frequency(np.array(["2010-01-01"], "M8[ns]")) == "irregular"
 
 
 def test_small_chunk_cache_while_opening_then_restored(tmp_path: Path) -> None:
@@ -328,3 +332,25 @@ def test_expand_files_and_formats(tmp_path: Path) -> None:
         expand_files([])
     with pytest.raises(SstcastError, match="not a file"):
         expand_files([tmp_path])
+
+
+def test_files_with_opposite_lat_order_are_one_grid(tmp_path: Path) -> None:
+    lat = np.array([10.0, 12.0, 14.0])
+    lon = np.array([120.0, 122.0])
+    paths = []
+    for i, (order, start) in enumerate([(lat, "2000-01-01"), (lat[::-1], "2000-01-04")]):
+        values = np.broadcast_to(order.astype(np.float32)[None, :, None], (3, 3, 2)).copy()
+        ds = xr.Dataset(
+            {"sst": (("time", "lat", "lon"), values, {"units": "degC"})},
+            coords={
+                "time": pd.date_range(start, periods=3, freq="D"),
+                "lat": ("lat", order, {"units": "degrees_north"}),
+                "lon": ("lon", lon, {"units": "degrees_east"}),
+            },
+        )
+        paths.append(tmp_path / f"f{i}.nc")
+        ds.to_netcdf(paths[-1])
+    out = open_sst(paths)
+    assert out["lat"].values.tolist() == [10.0, 12.0, 14.0]
+    # every value equals its latitude, in both files
+    np.testing.assert_array_equal(out["sst"].values, np.broadcast_to(lat[None, :, None], (6, 3, 2)))

@@ -403,3 +403,44 @@ def test_in_memory_is_chosen_by_size_and_cuda_loader_runs_without_cuda(monkeypat
     batches = list(make_loader(small, batch_size=4, device="cuda"))
     assert sum(len(b["index"]) for b in batches) == len(small)
     assert torch.equal(batches[1]["x"], collate_windows(small.__getitems__([4, 5, 6, 7]))["x"])
+
+
+def test_ingested_cube_with_a_missing_month_keeps_its_frequency_and_gap(tmp_path) -> None:
+    """File -> ingest (no catalog source) -> windows: the cube says "1MS" although a month is
+    missing, and no window bridges the missing month."""
+    import xarray as xr
+
+    from sstcast.ingest import ingest_sst
+
+    times = pd.date_range("2000-01-01", periods=48, freq="MS").delete(17)
+    lat = np.array([10.0, 12.0, 14.0])
+    lon = np.array([120.0, 122.0])
+    values = 20.0 + np.arange(times.size, dtype=np.float32)[:, None, None] + np.zeros((1, 3, 2))
+    src = xr.Dataset(
+        {"sst": (("time", "lat", "lon"), values.astype(np.float32), {"units": "degC"})},
+        coords={
+            "time": times,
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
+    )
+    path = tmp_path / "gap.nc"
+    src.to_netcdf(path)
+    result = ingest_sst([path], tmp_path / "gap.zarr", progress=False)
+    cube = sstcast.open_cube(result.path)
+    assert cube.attrs["frequency"] == "1MS"
+
+    splits = {
+        "train": ["2000-01-01", "2002-12-01"],
+        "val": ["2003-01-01", "2003-06-01"],
+        "test": ["2003-07-01", "2003-12-01"],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the val/test starts are trimmed
+        ds = WindowDataset(cube, 3, 2, split="train", splits=splits)
+    missing = times[16] + pd.offsets.MonthBegin(1)
+    for init in ds.init_times:
+        first = init - pd.DateOffset(months=2)
+        last = init + pd.DateOffset(months=2)
+        assert not (first <= missing <= last), f"window at {init} bridges {missing}"
+    assert len(ds) == (17 - 5 + 1) + (18 - 5 + 1)

@@ -50,7 +50,7 @@ def infer_frequency(times: pd.DatetimeIndex, freq: str | None = None) -> pd.Date
     otherwise the most common difference between consecutive times is used, or a month start
     offset when the times are all on the first of the month and one month apart on the whole.
     """
-    if freq:
+    if freq and freq != "irregular":
         try:
             return pd.tseries.frequencies.to_offset(freq)
         except ValueError:
