@@ -226,6 +226,8 @@ def checkpoint_signature(ckpt: dict[str, Any]) -> dict[str, Any]:
 SIGNATURE_KEYS = (
     "task",
     "model",
+    "preset",
+    "normalization",
     "variable",
     "grid",
     "channels",

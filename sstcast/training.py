@@ -35,6 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,13 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    RichProgressBar,
+    Timer,
+)
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
@@ -452,6 +459,23 @@ class PhysicalUnits:
 # --------------------------------------------------------------------------------------
 # Callbacks
 # --------------------------------------------------------------------------------------
+class EpochBudget(Timer):
+    """``--max-time`` as a budget for this invocation, checked at the end of each epoch.
+
+    Lightning's own ``max_time`` stops mid-epoch (a resumed run would then skip the rest of
+    that epoch) and restores the time already spent from the checkpoint (a resumed run
+    would stop at once). Here the run stops at the first epoch end past the budget, so the
+    last checkpoint is a clean epoch boundary and ``--resume`` continues exactly; a resumed
+    run gets a fresh budget.
+    """
+
+    def __init__(self, duration: timedelta) -> None:
+        super().__init__(duration=duration, interval="epoch", verbose=False)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Ignore the time spent before the interruption (see the class docstring)."""
+
+
 class MetricsCSV(Callback):
     """Appends one row per epoch to ``metrics.csv`` (rank 0): epoch, step, train and
     validation loss, val RMSE (mean and per lead), learning rate, seconds."""
@@ -996,6 +1020,15 @@ def fit(
     }.items():
         if value is not None:
             changes[key] = value
+    if (
+        resume is not None
+        and pipe.schedule.name == "onecycle"
+        and changes.get("trainer.epochs", pipe.trainer.epochs) != pipe.trainer.epochs
+    ):
+        raise SstcastError(
+            f"--epochs {changes['trainer.epochs']}: a onecycle schedule is laid out for the "
+            f"run's {pipe.trainer.epochs} epochs and cannot be extended on --resume"
+        )
     if changes:
         pipe = pipe.with_overrides(changes)
     _check_model(pipe, pipe.model.name, pipe.model.preset)
@@ -1098,6 +1131,8 @@ def fit(
         cbs.append(
             EarlyStopping(monitor="val_rmse", mode="min", patience=t.early_stopping_patience)
         )
+    if max_td is not None:
+        cbs.append(EpochBudget(max_td))
     if progress:
         cbs.append(RichProgressBar(leave=True))
     cbs.extend(callbacks)
@@ -1114,7 +1149,6 @@ def fit(
             strategy=strategy_arg,
             precision=precision,
             max_epochs=t.epochs,
-            max_time=max_td,
             gradient_clip_val=t.grad_clip,
             deterministic=True
             if (t.deterministic and dev == "cpu")

@@ -225,3 +225,36 @@ def test_stresnet_on_a_taxibj_cube(tmp_path: Path) -> None:
     assert pipeline.task == "taxibj" and scaler.max > scaler.min
     assert Path(cube_path) == cube.resolve()
     assert (result.run_dir / "normalizer.json").exists()
+
+
+def test_max_time_stops_at_an_epoch_end_and_resume_is_exact(cube: Path, tmp_path: Path) -> None:
+    """--max-time stops at the first epoch end past the budget (never mid-epoch), and a
+    resumed run gets a fresh budget and matches an uninterrupted run."""
+    data = tiny_pipeline_dict(cube, epochs=2)
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    quiet = {"progress": False, "echo": lambda _m: None}
+    straight = fit(pipe, out=tmp_path / "a", **quiet)
+    capped = fit(pipe, out=tmp_path / "b", max_time=1e-4, **quiet)  # 6 ms: one epoch
+    assert capped.epochs == 1
+    assert runs.read_checkpoint(capped.last_checkpoint)["global_step"] == 6  # a whole epoch
+    resumed = fit(resume=capped.run_dir, **quiet)
+    assert resumed.epochs == 2
+    a = runs.read_checkpoint(straight.last_checkpoint)
+    b = runs.read_checkpoint(resumed.last_checkpoint)
+    assert a["global_step"] == b["global_step"] == 12
+    for name, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][name]), name
+
+
+def test_resume_with_another_preset_or_extended_onecycle_is_one_line(
+    cube: Path, tmp_path: Path
+) -> None:
+    data = tiny_pipeline_dict(cube, epochs=1)
+    data["schedule"] = {"name": "onecycle"}
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    quiet = {"progress": False, "echo": lambda _m: None}
+    first = fit(pipe, out=tmp_path, **quiet)
+    with pytest.raises(SstcastError, match=r"checkpoint is for preset='tiny'.*preset='default'"):
+        fit(resume=first.run_dir, preset="default", **quiet)
+    with pytest.raises(SstcastError, match=r"onecycle schedule .* cannot be extended"):
+        fit(resume=first.run_dir, epochs=3, **quiet)
