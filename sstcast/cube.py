@@ -91,13 +91,40 @@ def sha256_file(path: str | Path, block_size: int = 4 * 2**20) -> str:
     return digest.hexdigest()
 
 
-def file_provenance(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """``[{path, sha256, size}, ...]`` for the given files, in the given order."""
+def file_provenance(
+    paths: Iterable[str | Path], known: Iterable[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """``[{path, sha256, size, mtime_ns}, ...]`` for the given files, in the given order.
+
+    ``known`` are records from an earlier cube: a file whose path, size and modification
+    time all match one of them keeps its recorded checksum instead of being read again (the
+    quick check of make and rsync), so re-running an ingest of unchanged inputs reads none
+    of them. Any change of size or time means the file is hashed again.
+    """
+    previous = {
+        (r["path"], int(r["size"]), int(r["mtime_ns"])): r["sha256"]
+        for r in known
+        if {"path", "size", "mtime_ns", "sha256"} <= r.keys()
+    }
     out = []
     for p in paths:
-        p = Path(p)
-        out.append({"path": str(p.resolve()), "sha256": sha256_file(p), "size": p.stat().st_size})
+        p = Path(p).resolve()
+        stat = p.stat()
+        key = (str(p), stat.st_size, stat.st_mtime_ns)
+        digest = previous.get(key) or sha256_file(p)
+        out.append({"path": key[0], "sha256": digest, "size": key[1], "mtime_ns": key[2]})
     return out
+
+
+def recorded_sources(out: str | Path) -> list[dict[str, Any]]:
+    """The ``source_files`` records of the cube at ``out``; empty when there is none."""
+    try:
+        attrs = xr.open_zarr(str(out), consolidated=False).attrs
+        files = attrs.get("source_files", "[]")
+        records = json.loads(files) if isinstance(files, str) else files
+    except Exception:  # no cube, not a cube, unreadable: nothing is known
+        return []
+    return [r for r in records if isinstance(r, dict)]
 
 
 def history_line(action: str) -> str:
@@ -115,7 +142,8 @@ def _provenance_key(attrs: dict[str, Any]) -> dict[str, Any] | None:
         value = attrs.get(name)
         if name == "source_files":
             files = json.loads(value) if isinstance(value, str) else value
-            value = sorted((f["sha256"], int(f["size"])) for f in files)
+            # in order: which file wins a duplicated time depends on it
+            value = [(f["sha256"], int(f["size"])) for f in files]
         elif name == "bbox" and value is not None:
             value = [round(float(v), 6) for v in np.ravel(value)]
         key[name] = value

@@ -23,6 +23,7 @@ from sstcast.cube import (
     file_provenance,
     history_line,
     open_cube,
+    recorded_sources,
     write_cube_status,
 )
 from sstcast.errors import SstcastError
@@ -101,10 +102,14 @@ def _bbox_label(bbox: Bbox) -> str:
     return "bbox_" + "_".join(f"{v:g}" for v in bbox)
 
 
-def _read_files_with_progress(paths: list[Path], progress: bool) -> list[dict[str, Any]]:
-    """Checksums of the input files (streamed), with a progress bar over files."""
+def _read_files_with_progress(
+    paths: list[Path], progress: bool, out: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Checksums of the input files (streamed), with a progress bar over files. Files that
+    the cube at ``out`` already records with the same size and time are not read again."""
+    known = recorded_sources(out) if out is not None else []
     if not progress:
-        return file_provenance(paths)
+        return file_provenance(paths, known)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -118,7 +123,7 @@ def _read_files_with_progress(paths: list[Path], progress: bool) -> list[dict[st
     ) as bar:
         task = bar.add_task("reading sources", total=len(paths))
         for p in paths:
-            records += file_provenance([p])
+            records += file_provenance([p], known)
             bar.advance(task)
     return records
 
@@ -213,7 +218,7 @@ def _ingest_sst(
     freq = inferred if inferred != "irregular" else (frequency or "irregular")
     if frequency and inferred not in ("irregular", frequency):  # the catalog disagrees
         notes.append(f"time steps are {inferred}, the catalog says {frequency}")
-    sources = _read_files_with_progress(paths, progress)
+    sources = _read_files_with_progress(paths, progress, out)
     action = (
         f"ingest_sst of {len(paths)} file(s), variable {ds.attrs['source_variable']}, "
         f"region {label} {list(box)}"

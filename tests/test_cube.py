@@ -259,3 +259,40 @@ def test_checksums_stream(tmp_path: Path) -> None:
     assert sha256_file(path, block_size=4096) == hashlib.sha256(data).hexdigest()
     (record,) = file_provenance([path])
     assert record["size"] == 100_000 and record["path"] == str(path.resolve())
+
+
+def test_rerun_with_unchanged_files_reads_none_of_them(tmp_path: Path, monkeypatch) -> None:
+    """Up to date is decided from size + mtime against the cube's records: no file is
+    hashed again; touching a file makes it hashed again (and still up to date)."""
+    from sstcast.ingest import ingest_sst
+
+    paths = []
+    for year in (2000, 2001):
+        ds = xr.Dataset(
+            {
+                "sst": (
+                    ("time", "lat", "lon"),
+                    np.full((5, 2, 3), 10.0, np.float32),
+                    {"units": "degC"},
+                )
+            },
+            coords={
+                "time": pd.date_range(f"{year}-01-01", periods=5, freq="D"),
+                "lat": ("lat", [1.0, 2.0], {"units": "degrees_north"}),
+                "lon": ("lon", [3.0, 4.0, 5.0], {"units": "degrees_east"}),
+            },
+        )
+        paths.append(tmp_path / f"{year}.nc")
+        ds.to_netcdf(paths[-1])
+    out = tmp_path / "c.zarr"
+    assert ingest_sst(paths, out, progress=False).written
+
+    hashed: list[Path] = []
+    real = cube_mod.sha256_file
+    monkeypatch.setattr(cube_mod, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    again = ingest_sst(paths, out, progress=False)
+    assert not again.written and hashed == []
+
+    os.utime(paths[0], ns=(0, 10**18))
+    third = ingest_sst(paths, out, progress=False)
+    assert not third.written and hashed == [paths[0].resolve()]
