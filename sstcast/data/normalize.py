@@ -31,6 +31,7 @@ A fitted normaliser round-trips through a small NetCDF file (:meth:`save`, :func
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,7 +104,7 @@ def _check_fit_input(data: Any) -> xr.DataArray:
     return data.transpose("time", ...)
 
 
-class Normalizer:
+class Normalizer(ABC):
     """Base class: fitted parameters give ``offset`` and ``scale`` for any valid times."""
 
     kind: ClassVar[str] = ""
@@ -126,27 +127,28 @@ class Normalizer:
         self._fit(data)
         return self
 
-    def _fit(self, data: xr.DataArray) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, data: xr.DataArray) -> None: ...
 
     @property
     def field_shape(self) -> tuple[int, ...]:
         """Shape of one field (the trailing axes every array passed in must have)."""
         return tuple(self._scale_field().shape)
 
-    def _scale_field(self) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def _scale_field(self) -> np.ndarray: ...
 
     def fitted_cells(self) -> np.ndarray:
         """Boolean field: the cells that had a training value (have parameters)."""
         return np.isfinite(self._scale_field())
 
     # -- parameters -------------------------------------------------------------------
+    @abstractmethod
     def params(
         self, times: Any = None, lead_shape: tuple[int, ...] = ()
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(offset, scale)`` as float64 arrays broadcastable to ``lead_shape + field_shape``."""
-        raise NotImplementedError
+        ...
 
     # -- applying ---------------------------------------------------------------------
     def transform(self, data: Any, times: Any = None) -> Any:
@@ -247,8 +249,8 @@ class Normalizer:
         )
         return ds
 
-    def _variables(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _variables(self) -> dict[str, Any]: ...
 
     def _attrs(self) -> dict[str, Any]:
         return {}
@@ -261,8 +263,8 @@ class Normalizer:
         return path
 
     @classmethod
-    def _from_dataset(cls, ds: xr.Dataset) -> Normalizer:
-        raise NotImplementedError
+    @abstractmethod
+    def _from_dataset(cls, ds: xr.Dataset) -> Normalizer: ...
 
 
 # --------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ once (``sstcast.models.layers.pad_to_multiple``) so that no block ever pads.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, trunc_normal_
@@ -50,7 +52,7 @@ def shifted_window_mask(
     return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
-class _MergingBlock(nn.Module):
+class _MergingBlock(nn.Module, ABC):
     """Pre-norm transformer block with the SwinLSTM input merge; subclasses give ``_attend``.
 
     ``forward(x, other)`` computes ``y = x + attn(merge(norm(x), norm(other)))`` followed by
@@ -79,8 +81,8 @@ class _MergingBlock(nn.Module):
         """Whether this block takes a second token map (hidden state or input)."""
         return self.merge is not None
 
-    def _attend(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+    @abstractmethod
+    def _attend(self, x: Tensor) -> Tensor: ...
 
     def forward(self, x: Tensor, other: Tensor | None = None) -> Tensor:
         """``x`` and ``other``: (batch, H, W, dim); returns (batch, H, W, dim)."""

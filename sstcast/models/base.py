@@ -22,6 +22,7 @@ directly, so data need not be scaled into [0, 1].
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -35,7 +36,7 @@ class ModelInputError(SstcastError, ValueError):
     """A tensor handed to a model has the wrong rank, channel count, grid or length."""
 
 
-class SequenceForecaster(nn.Module):
+class SequenceForecaster(nn.Module, ABC):
     """Base class: subclasses implement :meth:`init_state` and :meth:`step`."""
 
     def __init__(self, in_channels: int, extra_channels: int = 0, residual: bool = True) -> None:
@@ -49,14 +50,16 @@ class SequenceForecaster(nn.Module):
         self.residual = residual
 
     # -- to implement -------------------------------------------------------------------
+    @abstractmethod
     def init_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
         """Zero recurrent state for a batch on ``ref``'s device and dtype."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         """Consume ``frame`` (B, C + E, H, W); return (prediction of the next frame's change
         or value, shape (B, C, H, W), new state). The base class adds the residual."""
-        raise NotImplementedError
+        ...
 
     # -- shared -------------------------------------------------------------------------
     def check_input(
@@ -174,14 +177,16 @@ class PatchedForecaster(SequenceForecaster):
         p = self.patch_size
         return -(-height // p), -(-width // p)
 
+    @abstractmethod
     def init_grid_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
         """Zero state on the patch grid (``height`` x ``width`` already divided by p)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
         """One step on the patch grid: (B, grid_in_channels, h, w) -> (B, grid_out_channels,
         h, w) and the new state."""
-        raise NotImplementedError
+        ...
 
     def init_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
         return self.init_grid_state(batch, *self.grid_shape(height, width), ref)

@@ -32,6 +32,7 @@ DatLSTM (``sstcast.models.datlstm``) reuses the SwinLSTM-D layout with other blo
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -239,11 +240,12 @@ class _SwinLSTMBase(SequenceForecaster):
             state.append((ref.new_zeros(shape), ref.new_zeros(shape)))
         return state
 
+    @abstractmethod
     def forward_tokens(
         self, tokens: Tensor, state: list[CellState]
     ) -> tuple[Tensor, list[CellState]]:
         """Embedded tokens (batch, H/p, W/p, embed_dim) -> tokens for the head, new state."""
-        raise NotImplementedError
+        ...
 
     def step(self, frame: Tensor, state: list[CellState]) -> tuple[Tensor, list[CellState]]:
         """frame (batch, C + E, H, W) -> (change or value (batch, C, H, W), new state)."""
