@@ -279,6 +279,32 @@ def test_convlstm_head_reads_all_layers() -> None:
     assert model.head.in_channels == 11
 
 
+def test_convlstm_encoder_forecaster_uses_two_stacks() -> None:
+    """Shi et al.'s layout: the encoder reads x[0..T-2], the forecaster (its own weights,
+    states handed over) emits every forecast; untrained residual == persistence."""
+    shared = make("convlstm", hidden=[6])
+    ef = make("convlstm", hidden=[6], encoder_forecaster=True)
+    n_cells = sum(p.numel() for p in shared.cells.parameters())
+    assert (
+        sum(p.numel() for p in ef.parameters())
+        == sum(p.numel() for p in shared.parameters()) + n_cells
+    )
+    x = blob_sequence(2, 4, 7, 9)
+    with torch.no_grad():
+        out = ef(x, 5)
+    assert out.shape == (2, 5, 1, 7, 9)
+    assert torch.equal(out, x[:, -1:].expand(-1, 5, -1, -1, -1))  # zero head: persistence
+
+    model = make("convlstm", hidden=[6], encoder_forecaster=True, residual=False).train()
+    (model(x, 2) ** 2).mean().backward()
+    for prefix in ("cells.", "forecaster.", "head."):
+        grads = [p.grad for n, p in model.named_parameters() if n.startswith(prefix)]
+        assert grads and all(g is not None and g.abs().sum() > 0 for g in grads), prefix
+    # one input frame: nothing to encode, the forecaster starts from zero states
+    with torch.no_grad():
+        assert model(x[:, :1], 3).shape == (2, 3, 1, 7, 9)
+
+
 def test_spatial_attention_matches_explicit_softmax() -> None:
     torch.manual_seed(0)
     q, k, v = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 2, 3), torch.randn(2, 6, 2, 3)

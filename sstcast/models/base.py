@@ -23,6 +23,7 @@ directly, so data need not be scaled into [0, 1].
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -62,6 +63,13 @@ class SequenceForecaster(nn.Module, ABC):
         ...
 
     # -- shared -------------------------------------------------------------------------
+    def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """The step whose output is a forecast: it consumes the last input frame, then each
+        prediction. Models whose encoder and forecaster are one network (the default, and
+        what makes ``model(x, 10)`` equal ten chained one-step calls) use :meth:`step`;
+        encoder-forecaster models override this with their forecaster."""
+        return self.step(frame, state)
+
     def check_input(
         self, x: Tensor, n_out: int, extra: Tensor | None, target: Tensor | None = None
     ) -> None:
@@ -137,9 +145,10 @@ class SequenceForecaster(nn.Module, ABC):
                 inp = torch.cat([frame, extra[:, t].to(frame.dtype)], dim=1)
             else:
                 inp = frame
-            delta, state = self.step(inp, state)
+            emits = t >= t_in - 1  # this step's output is a forecast
+            delta, state = (self.forecast_step if emits else self.step)(inp, state)
             nxt = frame + delta if self.residual else delta.to(frame.dtype)
-            if t >= t_in - 1:
+            if emits:
                 outputs.append(nxt)
         return torch.stack(outputs, dim=1)
 
@@ -191,10 +200,23 @@ class PatchedForecaster(SequenceForecaster):
     def init_state(self, batch: int, height: int, width: int, ref: Tensor) -> Any:
         return self.init_grid_state(batch, *self.grid_shape(height, width), ref)
 
+    def grid_forecast_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """:meth:`forecast_step` on the patch grid; :meth:`grid_step` unless overridden."""
+        return self.grid_step(z, state)
+
     def step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self._on_patch_grid(self.grid_step, frame, state)
+
+    def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self._on_patch_grid(self.grid_forecast_step, frame, state)
+
+    def _on_patch_grid(
+        self, fn: Callable[[Tensor, Any], tuple[Tensor, Any]], frame: Tensor, state: Any
+    ) -> tuple[Tensor, Any]:
+        """Pad and fold ``frame`` to the patch grid, apply ``fn``, unfold and crop back."""
         height, width = frame.shape[-2:]
         z = patchify(pad_to_multiple(frame, self.patch_size), self.patch_size)
-        out, state = self.grid_step(z, state)
+        out, state = fn(z, state)
         return crop_to(unpatchify(out, self.patch_size), height, width), state
 
 

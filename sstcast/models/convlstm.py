@@ -18,9 +18,15 @@ Design choices, each made on purpose:
   3·hidden parameters. They start at zero (a plain ConvLSTM) and are learnt.
 * The forget-gate bias starts at 1 so that early training keeps memory (common LSTM
   practice; the paper does not say).
-* Encoder and forecaster share the cells (the stepper contract of
+* By default encoder and forecaster share the cells (the stepper contract of
   :class:`~sstcast.models.base.SequenceForecaster`), which is what lets a model trained on
-  short targets roll out to any lead.
+  short targets roll out to any lead and makes ``model(x, 10)`` equal ten chained one-step
+  calls. ``encoder_forecaster=True`` gives the paper's layout instead: an encoding stack
+  reads the inputs and a separate forecasting stack, whose states start from the
+  encoder's, emits the forecasts. Unlike the paper's forecaster, which gets no input, ours
+  is fed the last frame and then its own predictions, so the residual option and any lead
+  still work; chained one-step calls are no longer equal to one long rollout (a prediction
+  fed back in a second call is read by the encoder).
 * As in the paper's forecaster, the hidden states of *all* layers are concatenated and
   mapped by a 1x1 convolution to the prediction.
 * The "patch" trick of the paper's experiments (space-to-depth, there 4x4 patches of the
@@ -114,6 +120,8 @@ class ConvLSTM(PatchedForecaster):
         patch_size: space-to-depth factor (1 = full grid).
         residual: predict the step change with a zero-initialised head (persistence at init).
         peephole: per-channel peephole connections W_c∘C.
+        encoder_forecaster: separate encoding and forecasting stacks (Shi et al.'s layout;
+            twice the cell parameters); False shares one stack.
     """
 
     def __init__(
@@ -125,16 +133,22 @@ class ConvLSTM(PatchedForecaster):
         patch_size: int = 1,
         residual: bool = True,
         peephole: bool = True,
+        encoder_forecaster: bool = False,
     ) -> None:
         super().__init__(in_channels, extra_channels, residual, patch_size)
         sizes = check_hidden("convlstm", hidden)
         check_kernel("convlstm", kernel_size)
         self.hidden = sizes
         ins = [self.grid_in_channels, *sizes[:-1]]
-        self.cells = nn.ModuleList(
-            ConvLSTMCell(cin, hid, kernel_size, peephole)
-            for cin, hid in zip(ins, sizes, strict=True)
-        )
+
+        def stack() -> nn.ModuleList:
+            return nn.ModuleList(
+                ConvLSTMCell(cin, hid, kernel_size, peephole)
+                for cin, hid in zip(ins, sizes, strict=True)
+            )
+
+        self.cells = stack()
+        self.forecaster = stack() if encoder_forecaster else None
         self.head = nn.Conv2d(sum(sizes), self.grid_out_channels, 1)
         if residual:
             zero_init_(self.head)
@@ -143,9 +157,16 @@ class ConvLSTM(PatchedForecaster):
         return [cell.init_state(batch, height, width, ref) for cell in self.cells]
 
     def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self._run(self.cells, z, state)
+
+    def grid_forecast_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self._run(self.cells if self.forecaster is None else self.forecaster, z, state)
+
+    def _run(self, cells: nn.ModuleList, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """One step of a cell stack; the head maps all layers' hidden states to the output."""
         new_state = []
         inp = z
-        for cell, s in zip(self.cells, state, strict=True):
+        for cell, s in zip(cells, state, strict=True):
             h, c = cell(inp, s)
             new_state.append((h, c))
             inp = h
