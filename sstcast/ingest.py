@@ -244,6 +244,10 @@ def _ingest_sst(
                 "cells are land or missing)"
             )
 
+    # A region without ocean is refused before anything is written: the first step decides
+    # cheaply; only an empty first step costs a (dask, bounded-memory) pass over all times.
+    if not bool(ds["sst"].isel(time=0).notnull().any()) and not bool(ds["mask"].any()):
+        has_ocean(ds)
     out = str(out)
     written = _write(ds, out, force=force, progress=progress, scheduler=scheduler, check=has_ocean)
     return _result(out, written, len(paths), notes)

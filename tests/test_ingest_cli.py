@@ -301,6 +301,7 @@ def test_region_outside_and_region_without_ocean(tmp_path: Path, catalog: Path) 
     land = run("ingest", "--files", src, "--bbox", "20,29,100,102", "--out", out,
                "--catalog", catalog)  # fmt: skip
     assert_fails(land, "a.nc", "has no ocean values")
+    assert "writing" not in land.stderr  # refused before any cube was started
     assert not (tmp_path / "out").exists()
 
 
