@@ -143,6 +143,9 @@ def run(h: int, w: int, workers: list[int], xb_windows: int, repeats: int) -> di
         static = ("mask", "lat", "lon")
         row["static"], _ = bench_ours(path, 0, repeats, static_channels=static)
         row["doy"], _ = bench_ours(path, 0, repeats, static_channels=static, day_of_year=True)
+        row["doy_compact"], _ = bench_ours(
+            path, 0, repeats, static_channels=static, day_of_year=True, compact_extra=True
+        )
         row["c"] = max(row["c"], bench_numpy(arr, starts, repeats))
         train = cube["sst"].sel(time=slice("2010-01-01", "2019-12-31")).load()
         row["b"] = bench_xbatcher(train, xb_windows)
@@ -169,7 +172,11 @@ def main() -> None:
                 f"| {nw} | {a / r['c']:.2f} | {a / r['b']:,.0f} |",
                 flush=True,
             )
-        for key, label in (("static", "+ mask, lat, lon"), ("doy", "+ mask, lat, lon, doy")):
+        for key, label in (
+            ("static", "+ mask, lat, lon"),
+            ("doy", "+ mask, lat, lon, doy"),
+            ("doy_compact", "+ mask, lat, lon, doy, compact_extra"),
+        ):
             a = r[key]
             print(
                 f"| {h}x{w} | {int(r['windows'])} | {r['c']:,.0f} | {r['b']:,.0f} | {a:,.0f} "

@@ -63,6 +63,7 @@ from sstcast.config import (
     load_pipeline,
     parse_max_time,
 )
+from sstcast.data.windows import expand_extra
 from sstcast.errors import SstcastError
 
 Echo = Callable[[str], None]
@@ -196,7 +197,7 @@ class ForecastModule(L.LightningModule):
         return self.model(
             batch["x"],
             self.n_out,
-            extra=batch.get("extra"),
+            extra=expand_extra(batch),
             target=batch["y"] if p > 0 else None,
             teacher_forcing=p,
         )
@@ -616,6 +617,7 @@ def _sst_data(
         harmonics=d.harmonics,
         static_channels=tuple(d.static_channels),
         day_of_year=d.day_of_year,
+        compact_extra=True,  # day-of-year planes are broadcast on the device (expand_extra)
     )
     train = WindowDataset(cube_path, split="train", **options)
     with warnings.catch_warnings():  # the train split already warned about trimmed gaps

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers_training import tiny_pipeline_dict, write_pipeline, write_tiny_cube
@@ -258,3 +259,17 @@ def test_resume_with_another_preset_or_extended_onecycle_is_one_line(
         fit(resume=first.run_dir, preset="default", **quiet)
     with pytest.raises(SstcastError, match=r"onecycle schedule .* cannot be extended"):
         fit(resume=first.run_dir, epochs=3, **quiet)
+
+
+def test_day_of_year_channels_train_through_the_compact_path(cube: Path, tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    data["data"]["day_of_year"] = True
+    result = fit(
+        write_pipeline(tmp_path / "t.yaml", data),
+        out=tmp_path,
+        progress=False,
+        echo=lambda _m: None,
+    )
+    run = runs.load_run(result.run_dir)
+    assert run.model.extra_channels == 5  # mask, lat, lon, doy_sin, doy_cos
+    assert result.best_val_rmse is not None and np.isfinite(result.best_val_rmse)

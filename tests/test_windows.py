@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 import sstcast
 from sstcast.data import WindowDataset, ZScoreNormalizer, make_loader
-from sstcast.data.windows import collate_windows
+from sstcast.data.windows import collate_windows, expand_extra
 from sstcast.errors import SstcastError
 
 SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -208,6 +208,23 @@ def test_batch_fast_path_equals_per_sample_and_default_collate() -> None:
             assert torch.equal(a[k], b[k]), k
     with pytest.raises(IndexError):
         ds[len(ds)]
+
+
+@pytest.mark.parametrize("static", [("mask", "lon"), ()])
+def test_compact_extra_expands_to_the_full_planes(static: tuple[str, ...]) -> None:
+    """compact_extra ships (E_s, H, W) + (L, 2) and expand_extra rebuilds exactly the planes
+    of the default form, through the batch path and through default_collate alike."""
+    kw = dict(splits=SPLITS, static_channels=static, day_of_year=True)
+    full = WindowDataset(coded_cube(), 3, 2, "train", **kw)
+    compact = WindowDataset(coded_cube(), 3, 2, "train", compact_extra=True, **kw)
+    idx = [5, 0, 17, 3]
+    want = collate_windows(full.__getitems__(idx))["extra"]
+    fast = collate_windows(compact.__getitems__(idx))
+    slow = torch.utils.data.default_collate([compact[i] for i in idx])
+    assert "extra" not in fast and fast["extra_doy"].shape == (4, 5, 2)
+    for batch in (fast, slow):
+        assert torch.equal(expand_extra(batch), want)
+    assert expand_extra({"extra": want}) is want
 
 
 def test_static_only_extra_is_a_broadcast_view() -> None:

@@ -13,7 +13,7 @@ from sstcast.data.normalize import (
     normalizer_from_dataset,
 )
 from sstcast.data.splits import contiguous_runs, min_gap, time_splits, window_starts
-from sstcast.data.windows import WindowDataset, collate_windows, make_loader
+from sstcast.data.windows import WindowDataset, collate_windows, expand_extra, make_loader
 
 __all__ = [
     "AnomalyNormalizer",
@@ -23,6 +23,7 @@ __all__ = [
     "ZScoreNormalizer",
     "collate_windows",
     "contiguous_runs",
+    "expand_extra",
     "load_normalizer",
     "make_loader",
     "make_normalizer",

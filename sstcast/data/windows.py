@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,28 @@ class _WindowBatch(Sequence):
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         return {k: v[i] for k, v in self.batch.items()}
+
+
+def expand_extra(batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+    """The model's extra channels (B, L, E, H, W) from a batch in either form.
+
+    ``extra`` is returned as it is; the compact form (``extra_static`` (B, E_s, H, W) and
+    ``extra_doy`` (B, L, 2), see ``WindowDataset(compact_extra=True)``) is broadcast here, on
+    the batch's device, static channels first as in ``WindowDataset.extra_channels``.
+    """
+    if "extra" in batch:
+        return batch["extra"]
+    doy = batch.get("extra_doy")
+    if doy is None:
+        return None
+    b, length = doy.shape[:2]
+    h, w = batch["mask"].shape[-2:]
+    parts = []
+    static = batch.get("extra_static")
+    if static is not None:
+        parts.append(static[:, None].expand(b, length, *static.shape[1:]))
+    parts.append(doy[..., None, None].expand(b, length, doy.shape[-1], h, w))
+    return torch.cat(parts, dim=2)
 
 
 def collate_windows(samples: Any) -> dict[str, torch.Tensor]:
@@ -203,6 +225,10 @@ class WindowDataset(Dataset):
             the same cube — never on validation or test data.
         scale: for "anomaly": "global" (one std) or "cell" (per-cell std).
         cache_blocks: blocks kept by the chunked reader.
+        compact_extra: with ``day_of_year``, give ``extra_static`` (E_s, H, W) and
+            ``extra_doy`` (L, 2) instead of the full ``extra`` (L, E, H, W) planes, and let
+            :func:`expand_extra` broadcast them where the model runs (on the GPU): the
+            planes are mostly repeats, and building them on the host dominates large grids.
     """
 
     def __init__(
@@ -222,6 +248,7 @@ class WindowDataset(Dataset):
         normalizer: Normalizer | None = None,
         scale: str = "global",
         cache_blocks: int = 8,
+        compact_extra: bool = False,
     ) -> None:
         super().__init__()
         if split not in SPLIT_NAMES:
@@ -242,6 +269,7 @@ class WindowDataset(Dataset):
         self.static_channels = tuple(static_channels)
         self.day_of_year = bool(day_of_year)
         self.cache_blocks = int(cache_blocks)
+        self.compact_extra = bool(compact_extra)
 
         if isinstance(cube, xr.Dataset):
             self._path: str | None = None
@@ -449,6 +477,19 @@ class WindowDataset(Dataset):
             yield self[i]
 
     # -- samples ------------------------------------------------------------------------
+    def _extra_fields(self, rel: np.ndarray) -> dict[str, torch.Tensor]:
+        """The batch fields that carry the extra channels for windows at ``rel``: ``extra``,
+        or with ``compact_extra`` and day-of-year, ``extra_static`` and ``extra_doy``."""
+        if self.compact_extra and self._doy is not None:
+            fields = {
+                "extra_doy": self._doy[torch.from_numpy(rel[:, None] + np.arange(self.length))]
+            }
+            if self._static is not None:
+                fields["extra_static"] = self._static.expand(len(rel), *self._static.shape)
+            return fields
+        extra = self._extra(rel)
+        return {} if extra is None else {"extra": extra}
+
     def _extra(self, rel: np.ndarray) -> torch.Tensor | None:
         """Extra channels (B, L, E, H, W) for windows starting at relative positions ``rel``."""
         b = len(rel)
@@ -480,9 +521,8 @@ class WindowDataset(Dataset):
             win = store.get(s, s + self.length)
             x, y = win[: self.n_in], win[self.n_in :].copy()
         sample = {"x": torch.from_numpy(x), "y": torch.from_numpy(y)}
-        extra = self._extra(np.array([s - self._t0]))
-        if extra is not None:
-            sample["extra"] = extra[0]
+        for key, value in self._extra_fields(np.array([s - self._t0])).items():
+            sample[key] = value[0]
         sample["mask"] = self._mask_t
         sample["init_time"] = torch.tensor(self._init_ns[i], dtype=torch.int64)
         sample["index"] = torch.tensor(i, dtype=torch.int64)
@@ -511,9 +551,7 @@ class WindowDataset(Dataset):
         else:
             x, y, init_time, index = self._gather_shared(store, idx, starts, in_worker)
         batch = {"x": x, "y": y}
-        extra = self._extra(rel)
-        if extra is not None:
-            batch["extra"] = extra
+        batch.update(self._extra_fields(rel))
         batch["mask"] = self._mask_t.expand(len(idx), *self._mask_t.shape)
         batch["init_time"] = init_time
         batch["index"] = index
