@@ -460,6 +460,36 @@ class PhysicalUnits:
 # --------------------------------------------------------------------------------------
 # Callbacks
 # --------------------------------------------------------------------------------------
+class RunProgressBar(RichProgressBar):
+    """Lightning's rich bar plus ``run ETA``: the time left for the whole run at the mean
+    pace of the epochs so far (the bar's own estimate covers the current epoch only)."""
+
+    def __init__(self) -> None:
+        super().__init__(leave=True)
+        self._start: float | None = None
+        self._first_epoch = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._start = time.monotonic()
+        self._first_epoch = trainer.current_epoch  # > 0 after --resume
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        batches = trainer.num_training_batches
+        if self._start is None or not batches or batches == float("inf"):
+            return items
+        in_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        done = trainer.current_epoch - self._first_epoch + min(in_epoch, batches) / batches
+        if done <= 0:
+            return items
+        remaining = trainer.max_epochs - self._first_epoch - done
+        left = remaining * (time.monotonic() - self._start) / done
+        items["run ETA"] = _hms(max(0.0, left))
+        return items
+
+
 class EpochBudget(Timer):
     """``--max-time`` as a budget for this invocation, checked at the end of each epoch.
 
@@ -1136,7 +1166,7 @@ def fit(
     if max_td is not None:
         cbs.append(EpochBudget(max_td))
     if progress:
-        cbs.append(RichProgressBar(leave=True))
+        cbs.append(RunProgressBar())
     cbs.extend(callbacks)
     if distributed and t.strategy == "auto":
         strategy_arg: Any = "ddp_spawn" if dev == "cpu" else "ddp"

@@ -273,3 +273,25 @@ def test_day_of_year_channels_train_through_the_compact_path(cube: Path, tmp_pat
     run = runs.load_run(result.run_dir)
     assert run.model.extra_channels == 5  # mask, lat, lon, doy_sin, doy_cos
     assert result.best_val_rmse is not None and np.isfinite(result.best_val_rmse)
+
+
+class _ProbeBar(Callback):
+    """Records what the progress bar shows after each training batch."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        from sstcast.training import RunProgressBar
+
+        bar = next(c for c in trainer.callbacks if isinstance(c, RunProgressBar))
+        self.shown.append(bar.get_metrics(trainer, module))
+
+
+def test_progress_bar_shows_the_whole_run_eta(cube: Path, tmp_path: Path) -> None:
+    probe = _ProbeBar()
+    data = tiny_pipeline_dict(cube, epochs=3, limit_train_batches=3, limit_val_batches=1)
+    fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, callbacks=[probe], echo=print)
+    etas = [m["run ETA"] for m in probe.shown]
+    assert len(etas) == 9 and all(isinstance(e, str) and e for e in etas)
+    assert "v_num" not in probe.shown[-1]
