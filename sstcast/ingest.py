@@ -27,7 +27,7 @@ from sstcast.cube import (
     write_cube_status,
 )
 from sstcast.errors import SstcastError
-from sstcast.sources import expand_files
+from sstcast.sources import expand_files, infer_frequency
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _ingest_sst(
     scheduler: Any,
     progress: bool,
 ) -> IngestResult:
-    from sstcast.sources.netcdf_sst import bbox_of, infer_frequency, open_sst
+    from sstcast.sources.netcdf_sst import bbox_of, open_sst
 
     if isinstance(files, (str, Path)):
         files = [files]

@@ -18,10 +18,10 @@ import pytest
 import xarray as xr
 
 from sstcast.errors import SstcastError
+from sstcast.sources import infer_frequency
 from sstcast.sources.netcdf_sst import (
     celsius_offset,
     cut_region,
-    infer_frequency,
     open_sst,
 )
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sstcast import sources
 from sstcast.errors import SstcastError
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
@@ -47,25 +48,17 @@ def infer_frequency(times: pd.DatetimeIndex, freq: str | None = None) -> pd.Date
     """The step of a time axis as a pandas offset.
 
     ``freq`` (e.g. the cube's ``frequency`` attribute, "1D" or "1MS") wins when given;
-    otherwise the most common difference between consecutive times is used, or a month start
-    offset when the times are all on the first of the month and one month apart on the whole.
+    otherwise it is inferred from the times as ingest does
+    (:func:`sstcast.sources.infer_frequency`: missing steps stay gaps), one day for a single
+    step.
     """
     if freq and freq != "irregular":
         try:
             return pd.tseries.frequencies.to_offset(freq)
         except ValueError:
             raise SstcastError(f"frequency {freq!r}: not a pandas frequency string") from None
-    times = _ns_index(times)
-    if len(times) < 2:
-        return pd.tseries.frequencies.to_offset("1D")
-    diffs = np.diff(times.asi8)
-    values, counts = np.unique(diffs, return_counts=True)
-    step = int(values[np.argmax(counts)])
-    day = 86_400 * 10**9
-    monthly = 28 * day <= step <= 31 * day and diffs.min() >= 28 * day
-    if monthly and np.all(times.day == 1) and np.all(times == times.normalize()):
-        return pd.tseries.frequencies.to_offset("1MS")
-    return pd.tseries.frequencies.to_offset(pd.Timedelta(step, "ns"))
+    inferred = sources.infer_frequency(_ns_index(times))
+    return pd.tseries.frequencies.to_offset("1D" if inferred == "irregular" else inferred)
 
 
 def contiguous_runs(
