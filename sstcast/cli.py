@@ -22,9 +22,35 @@ console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    """Print one clear error line and exit non-zero."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one clear error line and exit non-zero (the message is shown as given)."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from sstcast import __version__
+
+        typer.echo(f"sstcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(context_settings={"help_option_names": ["-h", "--help"]})
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="also show debug messages"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only warnings and errors"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="show the version and exit"
+    ),
+) -> None:
+    """Gridded SST and crowd-flow data to short-range forecasts."""
+    import logging
+
+    from sstcast.utils.report import setup_logging
+
+    setup_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 # Commands are added below, one function each: sample, ingest, train.
@@ -56,7 +82,6 @@ def sample(
     ),
 ) -> None:
     """Write the built-in sample (toy OISST-style SST files and TaxiBJ-style flows)."""
-    from sstcast.config import ConfigError
     from sstcast.errors import SstcastError
 
     try:
@@ -68,7 +93,7 @@ def sample(
         if years is not None:
             kwargs["years"] = _parse_years(years)
         result = write_sample(out, progress=True, **kwargs)
-    except (SstcastError, ConfigError) as err:
+    except SstcastError as err:
         fail(str(err))
     count = f"{len(result)} files " if isinstance(result, list) else ""
     typer.echo(f"sample: {count}written to {out}")
@@ -98,9 +123,10 @@ def ingest(
     catalog: str = typer.Option("data_catalog.yaml", "--catalog", help="data catalog file"),
 ) -> None:
     """Read raw files of a source and write its Zarr cube (idempotent, atomic)."""
-    from sstcast.config import ConfigError, load_catalog
+    from sstcast.config import load_catalog
     from sstcast.errors import SstcastError
-    from sstcast.ingest import ingest_source, parse_bbox
+    from sstcast.ingest import parse_bbox
+    from sstcast.workflows import ingest as ingest_workflow
 
     try:
         cat = load_catalog(catalog)
@@ -113,7 +139,7 @@ def ingest(
             fail(f"unexpected arguments: {' '.join(extra)}")
         if files:
             files = [*files, *extra]
-        result = ingest_source(
+        result = ingest_workflow(
             cat,
             source,
             region=region,
@@ -126,7 +152,7 @@ def ingest(
             use_sample=use_sample,
             progress=True,
         )
-    except (SstcastError, ConfigError) as err:
+    except SstcastError as err:
         fail(str(err))
     typer.echo(result.summary())
 
@@ -156,7 +182,6 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="rich progress bar"),
 ) -> None:
     """Train a pipeline's model (Lightning): checkpoints, metrics and stats in a run folder."""
-    from sstcast.config import ConfigError
     from sstcast.errors import SstcastError
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
@@ -182,9 +207,8 @@ def train(
             out=out,
             resume=resume,
             progress=progress,
-            echo=lambda line: console.print(line, highlight=False, soft_wrap=True),
         )
-    except (SstcastError, ConfigError) as err:
+    except SstcastError as err:
         fail(str(err))
     if result.rank == 0:
         typer.echo(str(result.run_dir))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -35,6 +34,8 @@ import numpy as np
 import xarray as xr
 
 from sstcast.errors import SstcastError
+from sstcast.utils.io import is_url, sha256_file
+from sstcast.utils.report import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +81,6 @@ def sstcast_version() -> str:
         return version("sstcast")
     except PackageNotFoundError:
         return "unknown"
-
-
-def sha256_file(path: str | Path, block_size: int = 4 * 2**20) -> str:
-    """SHA-256 of a file, read in blocks so that any file size needs constant memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_provenance(
@@ -228,10 +220,6 @@ def validate_cube(ds: xr.Dataset, where: str = "cube") -> None:
 # --------------------------------------------------------------------------------------
 # Store locations: local paths and fsspec URLs
 # --------------------------------------------------------------------------------------
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def _fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     fs, _, paths = fsspec.get_fs_token_paths(url)
     return fs, paths[0]
@@ -239,14 +227,14 @@ def _fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
 
 def _cube_exists(out: str) -> bool:
     """Whether something a cube could be is at ``out`` (its root ``zarr.json``)."""
-    if _is_url(out):
+    if is_url(out):
         fs, path = _fs_and_path(out)
         return fs.exists(f"{path.rstrip('/')}/zarr.json")
     return (Path(out) / "zarr.json").exists()
 
 
 def _out_exists(out: str) -> bool:
-    if _is_url(out):
+    if is_url(out):
         fs, path = _fs_and_path(out)
         return fs.exists(path)
     return os.path.lexists(out)
@@ -265,7 +253,7 @@ def _read_attrs(out: str) -> dict[str, Any] | None:
 def _temp_location(out: str) -> str:
     """A hidden sibling of ``out`` with a unique suffix."""
     tag = uuid.uuid4().hex[:8]
-    if _is_url(out):
+    if is_url(out):
         head, _, name = out.rstrip("/").rpartition("/")
         return f"{head}/.{name}.tmp-{tag}"
     p = Path(out)
@@ -274,7 +262,7 @@ def _temp_location(out: str) -> str:
 
 def _remove(location: str) -> None:
     """Remove a store (directory or URL prefix) if it exists."""
-    if _is_url(location):
+    if is_url(location):
         fs, path = _fs_and_path(location)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -291,7 +279,7 @@ def _move_into_place(tmp: str, out: str) -> None:
     is moved separately, the root ``zarr.json`` last, so a move interrupted half way leaves
     something that does not open as a cube.
     """
-    if not _is_url(out):
+    if not is_url(out):
         if os.path.lexists(out):
             trash = _temp_location(out) + "-old"
             os.rename(out, trash)
@@ -343,44 +331,21 @@ def use_scheduler(scheduler: Any = None) -> Iterator[None]:
 
 
 class _Progress:
-    """A rich progress bar for bytes written (or nothing when disabled)."""
+    """A progress bar for bytes written (draws nothing when disabled)."""
 
     def __init__(self, enabled: bool, total_bytes: int, label: str):
-        self._bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
+        self._bar = progress_bar(enabled, unit="bytes")
         self._task = self._bar.add_task(label, total=total_bytes)
 
     def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.start()
+        self._bar.start()
         return self
 
     def advance(self, nbytes: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, nbytes)
+        self._bar.advance(self._task, nbytes)
 
     def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self._bar.stop()
 
 
 # --------------------------------------------------------------------------------------
@@ -511,7 +476,7 @@ def write_cube_status(
     check: Callable[[xr.Dataset], None] | None = None,
 ) -> tuple[str, bool]:
     """Like :func:`write_cube`, but also say whether anything was written."""
-    out = str(out).rstrip("/") if _is_url(str(out)) else str(Path(out).expanduser())
+    out = str(out).rstrip("/") if is_url(str(out)) else str(Path(out).expanduser())
     ds = ds.copy()
     ds.attrs.setdefault("Conventions", "CF-1.8")
     ds.attrs.setdefault("sstcast_version", sstcast_version())
@@ -534,7 +499,7 @@ def write_cube_status(
     prepared = _prepare(ds, chunk)
     tmp = _temp_location(out)
     created_dirs: list[Path] = []
-    if not _is_url(out):
+    if not is_url(out):
         parent = Path(out).parent
         while not parent.exists():
             created_dirs.append(parent)

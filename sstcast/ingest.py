@@ -2,7 +2,8 @@
 
 :func:`ingest_sst` reads CF NetCDF SST files, cuts a region and writes an SST cube;
 :func:`ingest_source` does the same for a source of ``data_catalog.yaml`` (SST or TaxiBJ),
-resolving its files, region and output path, and knows about the built-in sample.
+resolving its files, region and output path. The built-in sample is a source like any other
+(``sstcast.sample`` writes its files; ingest does not import it).
 Both are idempotent (an up-to-date cube is left alone) and write atomically
 (see :func:`sstcast.cube.write_cube`).
 """
@@ -28,6 +29,8 @@ from sstcast.cube import (
 )
 from sstcast.errors import SstcastError
 from sstcast.sources import expand_files, infer_frequency
+from sstcast.utils.io import is_url
+from sstcast.utils.report import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def _human_bytes(n: int) -> str:
 
 def store_size(path: str) -> int:
     """Bytes on disk (or in the object store) of a cube."""
-    if "://" in path:
+    if is_url(path):
         import fsspec
 
         fs, _, paths = fsspec.get_fs_token_paths(path)
@@ -110,18 +113,9 @@ def _read_files_with_progress(
     known = recorded_sources(out) if out is not None else []
     if not progress:
         return file_provenance(paths, known)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     records = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("reading sources", total=len(paths))
+    with progress_bar(progress) as bar:
+        task = bar.add_task("reading source files", total=len(paths))
         for p in paths:
             records += file_provenance([p], known)
             bar.advance(task)
@@ -309,32 +303,12 @@ def ingest_taxibj(
     return _result(out, written, len(all_files), notes)
 
 
-def _sample_source(catalog: Catalog, kind: str) -> str:
-    for name, src in catalog.sources.items():
-        if src.sample and src.kind == kind:
-            return name
-    raise ConfigError(f"catalog has no sample source of kind {kind!r} (sample: true)")
-
-
 def _matches_anything(patterns: list[str]) -> bool:
     try:
         expand_files(patterns)
     except SstcastError:
         return False
     return True
-
-
-def ensure_sample(catalog: Catalog, source: str, progress: bool = True) -> None:
-    """Write the built-in sample (``sstcast sample``) if the source's files are missing."""
-    src = catalog.source(source)
-    patterns = [catalog.resolve(p) for p in src.files]
-    if _matches_anything(patterns):
-        return
-    from sstcast.sample import write_sample
-
-    root = Path(patterns[0]).parent.parent
-    log.info("sample data missing; writing it to %s", root)
-    write_sample(root, progress=progress)
 
 
 def ingest_source(
@@ -348,13 +322,12 @@ def ingest_source(
     variable: str | None = None,
     force: bool = False,
     scheduler: Any = None,
-    use_sample: bool = False,
     progress: bool = True,
 ) -> IngestResult:
     """Ingest one source of the data catalog (``sstcast ingest``).
 
-    The source defaults to the catalog's ``default_source``; with ``use_sample`` it is the
-    catalog's sample source of the same kind, and the sample is generated when missing.
+    The source defaults to the catalog's ``default_source`` (``sstcast.workflows.ingest``
+    adds ``--sample``: the sample source, written first when missing).
     ``region`` names a catalog region (default: the source's); ``bbox`` overrides it.
     ``files`` replaces the source's files (without a source name, the whole grid of the files
     is taken unless ``region`` or ``bbox`` is given); ``out`` replaces its cube path.
@@ -365,11 +338,6 @@ def ingest_source(
     if name is None:
         raise ConfigError("no source given and the catalog has no default_source")
     src = catalog.source(name)
-    if use_sample and not src.sample:
-        name = _sample_source(catalog, src.kind)
-        src = catalog.source(name)
-    if use_sample and files is None:
-        ensure_sample(catalog, name, progress=progress)
 
     # `--files` without a source: the files' whole grid unless a region or box is asked for.
     region_name = region or (None if files and source_name is None else src.region)
@@ -424,7 +392,6 @@ def ingest_source(
 
 __all__ = [
     "IngestResult",
-    "ensure_sample",
     "ingest_source",
     "ingest_sst",
     "ingest_taxibj",

@@ -4,11 +4,11 @@ A run lives in ``runs/<pipeline>/<model>/<YYYYmmdd-HHMMSS>/``::
 
     config.yaml         the resolved pipeline (overrides applied, cube path absolute)
     run.json            cube, grid, variable, channels, periods, signature, best score
-    normalizer.nc       SST: normalisation statistics fitted on the training split
-                        (normalizer.json for TaxiBJ: the min-max scaler)
+    normalizer.nc       normalisation statistics fitted on the training split (any task;
+                        runs written before 0.2 have normalizer.json for TaxiBJ: still read)
     version.json        sstcast, torch and lightning versions, git commit
     metrics.csv         one row per epoch: losses, val RMSE per lead, learning rate, time
-    baselines.json      persistence RMSE per lead on the validation windows
+    baselines.json      reference RMSE per lead on the validation windows
     checkpoints/best.ckpt, checkpoints/last.ckpt
 
 :func:`load_run` turns a run directory back into ``(model, normalizer, pipeline, cube)``,
@@ -18,8 +18,6 @@ which is all that ``sstcast forecast`` needs. Checkpoints are read with
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -31,7 +29,11 @@ import torch
 from torch import nn
 
 from sstcast.config import ConfigError, Pipeline, load_pipeline, save_pipeline
+from sstcast.data.normalize import FlowScaler, Normalizer
+from sstcast.data.normalize import load_normalizer as _load_normalizer_file
 from sstcast.errors import SstcastError
+from sstcast.utils.io import read_json as _read_json
+from sstcast.utils.io import sha256_file, write_json
 
 RUN_DIR_ENV = "SSTCAST_RUN_DIR"
 """When set, :func:`create_run_dir` uses this folder (DDP ranks and multi-node launchers
@@ -40,6 +42,8 @@ share one run directory this way)."""
 CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
+NORMALIZER = "normalizer.nc"
+LEGACY_SCALER = "normalizer.json"
 
 
 class LoadedRun(NamedTuple):
@@ -121,54 +125,53 @@ def version_info() -> dict[str, Any]:
     }
 
 
-def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON (atomically: temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
-
-
 def read_json(path: str | Path) -> dict[str, Any]:
     """Read a JSON file of a run; a one-line error when it is missing or broken."""
-    path = Path(path)
-    if not path.exists():
-        raise SstcastError(f"{path}: file not found (is this a run directory?)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise SstcastError(f"{path}: not valid JSON ({err.msg})") from None
+    return _read_json(path, "file (is this a run directory?)")
+
+
+def run_record(pipeline: Pipeline, task: str, data: Any, module: Any) -> dict[str, Any]:
+    """The run record (``run.json``) of a new run: what was trained on what; kept in memory
+    by ``fit`` and written at the start and the end of training."""
+    return {
+        "pipeline": pipeline.name,
+        "task": task,
+        "model": pipeline.model.name,
+        "preset": pipeline.model.preset,
+        **data.info,
+        "signature": data.signature,
+        "n_parameters": sum(p.numel() for p in module.model.parameters()),
+        "checkpoints": {"best": f"{CHECKPOINT_DIR}/{BEST}", "last": f"{CHECKPOINT_DIR}/{LAST}"},
+    }
+
+
+def read_record(run_dir: str | Path) -> dict[str, Any]:
+    """The run record of an existing run (``run.json``)."""
+    return read_json(Path(run_dir) / "run.json")
+
+
+def write_record(run_dir: str | Path, record: dict[str, Any]) -> None:
+    """Write the run record (atomically)."""
+    write_json(Path(run_dir) / "run.json", record)
 
 
 def write_run_files(
-    run_dir: Path, pipeline: Pipeline, info: dict[str, Any], normalizer: Any
+    run_dir: Path, pipeline: Pipeline, record: dict[str, Any], normalizer: Normalizer
 ) -> None:
-    """Write config.yaml, run.json, the normaliser and version.json into ``run_dir``."""
+    """Write config.yaml, run.json, normalizer.nc and version.json into ``run_dir``."""
     save_pipeline(pipeline, run_dir / "config.yaml")
-    write_json(run_dir / "run.json", info)
-    save_normalizer(run_dir, pipeline.task, normalizer)
+    write_record(run_dir, record)
+    normalizer.save(Path(run_dir) / NORMALIZER)
     write_json(run_dir / "version.json", version_info())
 
 
-def save_normalizer(run_dir: str | Path, task: str, normalizer: Any) -> Path:
-    """SST: the fitted :class:`~sstcast.data.normalize.Normalizer` as ``normalizer.nc``;
-    TaxiBJ: the :class:`~sstcast.data.stresnet.MinMaxScaler` as ``normalizer.json``."""
-    if task == "taxibj":
-        path = Path(run_dir) / "normalizer.json"
-        write_json(path, normalizer.to_dict())
-        return path
-    return normalizer.save(Path(run_dir) / "normalizer.nc")
-
-
-def load_normalizer(run_dir: str | Path, task: str) -> Any:
-    """The normaliser (SST) or scaler (TaxiBJ) fitted on the run's training split."""
-    if task == "taxibj":
-        from sstcast.data.stresnet import MinMaxScaler
-
-        return MinMaxScaler.from_dict(read_json(Path(run_dir) / "normalizer.json"))
-    from sstcast.data.normalize import load_normalizer as load_nc
-
-    return load_nc(Path(run_dir) / "normalizer.nc")
+def load_normalizer(run_dir: str | Path) -> Normalizer:
+    """The normaliser fitted on the run's training split (``normalizer.nc``; the
+    ``normalizer.json`` of TaxiBJ runs written before sstcast 0.2 is read too)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / NORMALIZER).exists() and (run_dir / LEGACY_SCALER).exists():
+        return FlowScaler.from_dict(read_json(run_dir / LEGACY_SCALER))
+    return _load_normalizer_file(run_dir / NORMALIZER)
 
 
 # --------------------------------------------------------------------------------------
@@ -258,13 +261,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file (checkpoint checksums for forecast provenance)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_sha256 = sha256_file
+"""SHA-256 of a file (checkpoint checksums for forecast provenance)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -311,5 +309,5 @@ def load_run(
     }
     model.load_state_dict(state)
     model.eval().to(device)
-    normalizer = load_normalizer(run_dir, pipeline.task)
+    normalizer = load_normalizer(run_dir)
     return LoadedRun(model, normalizer, pipeline, info["cube"])

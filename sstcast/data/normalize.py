@@ -40,6 +40,7 @@ import pandas as pd
 import xarray as xr
 
 from sstcast.errors import SstcastError
+from sstcast.utils.io import atomic_path
 
 EPOCH = np.datetime64("2000-01-01T00:00:00", "ns")
 YEAR_DAYS = 365.25
@@ -259,7 +260,8 @@ class Normalizer(ABC):
         """Write the fitted parameters to a NetCDF file; returns its path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.to_dataset().to_netcdf(path)
+        with atomic_path(path) as tmp:
+            self.to_dataset().to_netcdf(tmp)
         return path
 
     @classmethod
@@ -507,8 +509,95 @@ class MinMaxNormalizer(Normalizer):
         return self
 
 
+class FlowScaler(Normalizer):
+    """TaxiBJ flows: one training min/max for all cells mapped onto [-1, 1] (DeepST's
+    ``MinMaxNormalization``), plus the training ranges of temperature and wind speed that
+    scale the external vector onto [0, 1]. A field of shape ``()``: it applies to any array.
+    """
+
+    kind = "flow_minmax"
+
+    def __init__(self, min: float = 0.0, max: float = 1.0, external: dict | None = None) -> None:
+        super().__init__()
+        self.min, self.max = float(min), float(max)
+        self.external: dict[str, tuple[float, float]] = {
+            k: (float(v[0]), float(v[1])) for k, v in (external or {}).items()
+        }
+        self.units = "1"
+
+    @classmethod
+    def from_training(
+        cls,
+        flows: np.ndarray,
+        temperature: np.ndarray | None = None,
+        wind_speed: np.ndarray | None = None,
+    ) -> FlowScaler:
+        """Fit on training flows and, when given, training temperature and wind speed."""
+        lo, hi = _finite_range(np.asarray(flows, dtype=np.float64))
+        external = {}
+        if temperature is not None:
+            external["temperature"] = _finite_range(np.asarray(temperature, dtype=np.float64))
+        if wind_speed is not None:
+            external["wind_speed"] = _finite_range(np.asarray(wind_speed, dtype=np.float64))
+        return cls(lo, hi, external)
+
+    def _fit(self, data: xr.DataArray) -> None:
+        self.min, self.max = _finite_range(np.asarray(data.values, dtype=np.float64))
+        self.field_dims, self.field_coords = (), {}
+
+    def _scale_field(self) -> np.ndarray:
+        span = self.max - self.min if self.max > self.min else 1.0
+        return np.asarray(span / 2.0)
+
+    def params(
+        self, times: Any = None, lead_shape: tuple[int, ...] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # z = (x - min) / span * 2 - 1  ⇔  z = (x - offset) / scale, scale = span / 2
+        scale = self._scale_field()
+        return np.asarray(self.min + scale), scale
+
+    def scale_external(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Temperature or wind speed -> [0, 1] with the training range (NaN -> 0)."""
+        lo, hi = self.external.get(name, (0.0, 1.0))
+        span = hi - lo if hi > lo else 1.0
+        return np.nan_to_num((np.asarray(values, dtype=np.float64) - lo) / span, nan=0.0)
+
+    def _variables(self) -> dict[str, Any]:
+        return {}
+
+    def _attrs(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "external": json.dumps(self.external)}
+
+    @classmethod
+    def _from_dataset(cls, ds: xr.Dataset) -> FlowScaler:
+        return cls(ds.attrs["min"], ds.attrs["max"], json.loads(ds.attrs.get("external", "{}")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowScaler:
+        """Read the JSON form that runs written before sstcast 0.2 stored (normalizer.json)."""
+        if data.get("kind", "minmax") != "minmax":
+            raise SstcastError(f"scaler: kind is {data.get('kind')!r}, expected 'minmax'")
+        return cls(data["min"], data["max"], data.get("external", {}))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, FlowScaler)
+            and (self.min, self.max, self.external) == (other.min, other.max, other.external)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) ignoring NaN; (0, 1) when there is no finite value."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    return (float(finite.min()), float(finite.max()))
+
+
 NORMALIZERS: dict[str, type[Normalizer]] = {
-    c.kind: c for c in (AnomalyNormalizer, ZScoreNormalizer, MinMaxNormalizer)
+    c.kind: c for c in (AnomalyNormalizer, ZScoreNormalizer, MinMaxNormalizer, FlowScaler)
 }
 
 

@@ -18,6 +18,7 @@ Rules (see ``docs/windows.md``):
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping
 from itertools import pairwise
@@ -29,9 +30,21 @@ import pandas as pd
 from sstcast import sources
 from sstcast.errors import SstcastError
 
+log = logging.getLogger(__name__)
+
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+_NOTED: set[str] = set()
+
+
+def _note_once(message: str) -> None:
+    """Log a note once per process (every split of a pipeline computes the same bounds)."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        log.info(message)
 
 
 def _ns_index(times: Any) -> pd.DatetimeIndex:
@@ -163,11 +176,9 @@ def time_splits(times: pd.DatetimeIndex, spec: Any, n_in: int, n_out: int) -> di
             )
         if a_next - b_prev < gap:
             new_start = b_prev + gap
-            warnings.warn(
-                f"split.{nxt}: starts {a_next - b_prev} steps after {prev}; trimmed its first "
-                f"{new_start - a_next} steps to leave the {gap}-step gap (n_in + n_out - 1)",
-                UserWarning,
-                stacklevel=2,
+            _note_once(
+                f"note: split.{nxt}: starts {a_next - b_prev} steps after {prev}; trimmed its "
+                f"first {new_start - a_next} steps to leave the {gap}-step gap (n_in + n_out - 1)"
             )
             if new_start >= b_next:
                 raise SstcastError(

@@ -34,7 +34,6 @@ values are 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,9 +43,10 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
+from sstcast.data.normalize import FlowScaler
 from sstcast.errors import SstcastError
 
-__all__ = ["EXT_DIM", "EXT_NAMES", "MinMaxScaler", "STResNetDataset", "stresnet_splits"]
+__all__ = ["EXT_DIM", "EXT_NAMES", "FlowScaler", "STResNetDataset", "stresnet_splits"]
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEATHER = (
@@ -80,81 +80,6 @@ EXT_NAMES: tuple[str, ...] = (
 EXT_DIM = len(EXT_NAMES)
 
 Split = Literal["train", "val", "test"]
-
-
-# --------------------------------------------------------------------------------------
-# Scaling
-# --------------------------------------------------------------------------------------
-def _range(values: np.ndarray) -> tuple[float, float]:
-    """(min, max) ignoring NaN; (0, 1) when there is no finite value."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return (0.0, 1.0)
-    return (float(finite.min()), float(finite.max()))
-
-
-@dataclass
-class MinMaxScaler:
-    """Min-max scaling of flows to [-1, 1] (DeepST's ``MinMaxNormalization``), plus the
-    training ranges of temperature and wind speed used for the external vector ([0, 1]).
-
-    ``transform`` and ``inverse_transform`` work on numpy arrays and torch tensors alike.
-    """
-
-    min: float
-    max: float
-    external: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    @classmethod
-    def fit(
-        cls,
-        flows: np.ndarray,
-        temperature: np.ndarray | None = None,
-        wind_speed: np.ndarray | None = None,
-    ) -> MinMaxScaler:
-        """Fit on (training) flows and, when given, training temperature and wind speed."""
-        lo, hi = _range(np.asarray(flows, dtype=np.float64))
-        external = {}
-        if temperature is not None:
-            external["temperature"] = _range(np.asarray(temperature, dtype=np.float64))
-        if wind_speed is not None:
-            external["wind_speed"] = _range(np.asarray(wind_speed, dtype=np.float64))
-        return cls(min=lo, max=hi, external=external)
-
-    @property
-    def _span(self) -> float:
-        return self.max - self.min if self.max > self.min else 1.0
-
-    def transform(self, x: Any) -> Any:
-        """Flow counts -> [-1, 1]."""
-        return (x - self.min) / self._span * 2.0 - 1.0
-
-    def inverse_transform(self, x: Any) -> Any:
-        """[-1, 1] -> flow counts."""
-        return (x + 1.0) / 2.0 * self._span + self.min
-
-    def scale_external(self, name: str, values: np.ndarray) -> np.ndarray:
-        """Temperature or wind speed -> [0, 1] with the training range (NaN -> 0)."""
-        lo, hi = self.external.get(name, (0.0, 1.0))
-        span = hi - lo if hi > lo else 1.0
-        return np.nan_to_num((np.asarray(values, dtype=np.float64) - lo) / span, nan=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form, to store with a run."""
-        return {
-            "kind": "minmax",
-            "min": self.min,
-            "max": self.max,
-            "external": {k: list(v) for k, v in self.external.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MinMaxScaler:
-        """Inverse of :meth:`to_dict`."""
-        if data.get("kind", "minmax") != "minmax":
-            raise SstcastError(f"scaler: kind is {data.get('kind')!r}, expected 'minmax'")
-        external = {k: (float(v[0]), float(v[1])) for k, v in data.get("external", {}).items()}
-        return cls(min=float(data["min"]), max=float(data["max"]), external=external)
 
 
 # --------------------------------------------------------------------------------------
@@ -201,7 +126,7 @@ class STResNetDataset(Dataset):
         trend_interval: int = 7,
         test_days: int = 28,
         val_days: int = 0,
-        scaler: MinMaxScaler | None = None,
+        scaler: FlowScaler | None = None,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise SstcastError(f"split is {split!r}, expected 'train', 'val' or 'test'")
@@ -236,6 +161,7 @@ class STResNetDataset(Dataset):
         spd = int(ds.attrs.get("slots_per_day", 48))
         self.slots_per_day = spd
         step = np.timedelta64(24 * 60 * 60 // spd, "s").astype("timedelta64[ns]")
+        self._step_ns = int(step.astype(np.int64))
 
         # -- the time axis, with incomplete days removed ---------------------------------
         times = ds["time"].values.astype("datetime64[ns]")
@@ -304,7 +230,7 @@ class STResNetDataset(Dataset):
         wind_speed = np.asarray(ds["wind_speed"].values, dtype=np.float64)[rows]
         if scaler is None:
             train_rows = times.astype("datetime64[D]") < held_start
-            scaler = MinMaxScaler.fit(
+            scaler = FlowScaler.from_training(
                 flow[train_rows], temperature[train_rows], wind_speed[train_rows]
             )
         self.scaler = scaler
@@ -389,7 +315,7 @@ class STResNetDataset(Dataset):
             "xt": torch.from_numpy(self._stack(self._index["trend"][i])),
             "ext": torch.from_numpy(self._ext[i].copy()),
             "y": torch.from_numpy(self._frames[self._target[i]].copy()),
-            "time": torch.tensor(self._times[self._target[i]].astype(np.int64)),
+            **self._coords(np.array([i]), squeeze=True),
         }
 
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
@@ -401,8 +327,20 @@ class STResNetDataset(Dataset):
             "xt": torch.from_numpy(self._stack(self._index["trend"][idx])),
             "ext": torch.from_numpy(self._ext[idx]),
             "y": torch.from_numpy(self._frames[self._target[idx]]),
-            "time": torch.from_numpy(self._times[self._target[idx]].astype(np.int64)),
+            **self._coords(idx),
         }
+
+    def _coords(self, idx: np.ndarray, squeeze: bool = False) -> dict[str, torch.Tensor]:
+        """The samples' coordinates as int64 ns since 1970: ``time``/``valid_time`` (the
+        target slot) and ``init_time`` (the slot before it, the newest closeness frame)."""
+        valid = self._times[self._target[idx]].astype(np.int64)
+        init = valid - self._step_ns
+        out = {
+            "time": torch.from_numpy(valid.copy()),
+            "init_time": torch.from_numpy(init),
+            "valid_time": torch.from_numpy(valid[:, None].copy()),
+        }
+        return {k: v[0] for k, v in out.items()} if squeeze else out
 
     def __repr__(self) -> str:
         lc, lp, lt = self.lengths.values()

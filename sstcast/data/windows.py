@@ -24,6 +24,8 @@ Sample (a dict of tensors):
                the only extra channels.
 ``mask``       (H, W) bool, True on ocean cells (the cube's mask, and a training value exists)
 ``init_time``  int64 nanoseconds since 1970 (the last input step's time)
+``valid_time`` (n_out,) int64 nanoseconds since 1970: the targets' times, so that what is
+               computed from a batch (physical units, metrics) never looks a window up
 ``index``      int64, the window's position in this dataset
 """
 
@@ -312,6 +314,9 @@ class WindowDataset(Dataset):
                 f"{self.times[sl.start].date()}..{self.times[sl.stop - 1].date()}"
             )
         self._init_ns = self.times.asi8[self.starts + self.n_in - 1]
+        self._valid_ns = self.times.asi8[
+            self.starts[:, None] + self.n_in + np.arange(self.n_out)[None, :]
+        ]
         self._t0 = int(self.starts.min())
         self._t1 = int(self.starts.max()) + self.length
 
@@ -525,6 +530,7 @@ class WindowDataset(Dataset):
             sample[key] = value[0]
         sample["mask"] = self._mask_t
         sample["init_time"] = torch.tensor(self._init_ns[i], dtype=torch.int64)
+        sample["valid_time"] = torch.from_numpy(self._valid_ns[i].copy())
         sample["index"] = torch.tensor(i, dtype=torch.int64)
         return sample
 
@@ -554,6 +560,7 @@ class WindowDataset(Dataset):
         batch.update(self._extra_fields(rel))
         batch["mask"] = self._mask_t.expand(len(idx), *self._mask_t.shape)
         batch["init_time"] = init_time
+        batch["valid_time"] = torch.from_numpy(self._valid_ns[idx])
         batch["index"] = index
         return _WindowBatch(batch)
 

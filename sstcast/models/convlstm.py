@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sstcast.config import ConfigError
+from sstcast.errors import ConfigError
 from sstcast.models.base import PatchedForecaster, zero_init_
 from sstcast.models.registry import register_model
 

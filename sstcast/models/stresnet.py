@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sstcast.config import ConfigError
+from sstcast.errors import ConfigError
 from sstcast.models.base import ModelInputError
 from sstcast.models.registry import register_model
 

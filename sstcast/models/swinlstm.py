@@ -40,7 +40,7 @@ from einops import rearrange
 from timm.models.swin_transformer import PatchMerging
 from torch import Tensor, nn
 
-from sstcast.config import ConfigError
+from sstcast.errors import ConfigError
 from sstcast.models.attention import WindowBlock
 from sstcast.models.base import ModelInputError, SequenceForecaster, zero_init_
 from sstcast.models.layers import crop_to, pad_to_multiple

@@ -17,7 +17,6 @@ slots by their code, and flags holidays. Missing slots stay absent from ``time``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ import xarray as xr
 
 from sstcast.errors import SstcastError
 from sstcast.sources import expand_files, file_format
+from sstcast.utils.io import sha256_file
 
 __all__ = ["WEATHER_CLASSES", "describe_taxibj", "open_taxibj", "read_holidays"]
 
@@ -130,11 +130,7 @@ def _read_flow_file(path: Path, slots_per_day: int) -> tuple[np.ndarray, np.ndar
 
 def _file_record(path: Path) -> dict[str, object]:
     """{path, sha256, size} for provenance."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "sha256": digest.hexdigest(), "size": path.stat().st_size}
+    return {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size}
 
 
 # --------------------------------------------------------------------------------------

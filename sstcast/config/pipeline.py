@@ -1,0 +1,248 @@
+"""Pipeline files (``pipelines/*.yaml``): one experiment each, typed and validated.
+
+Read into pydantic models that forbid unknown keys, so a typo is answered with one line
+naming the file and the key instead of being silently ignored. Relative paths in a file are
+resolved against that file's directory.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from sstcast.config.base import Strict, first_error, read_yaml
+from sstcast.config.catalog import Catalog
+from sstcast.errors import ConfigError
+from sstcast.utils.io import is_url
+
+# --------------------------------------------------------------------------------------
+# Pipelines (experiments)
+# --------------------------------------------------------------------------------------
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def _parse_date(value: str, where: str) -> date:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a YYYY-MM-DD date") from None
+
+
+class SplitConfig(Strict):
+    """Time splits: each a [start, end] date pair (inclusive) or a fraction of the steps.
+
+    All three are dates or all three are fractions (summing to at most 1). Dated splits must
+    not overlap; gaps between splits are widened by the data stage so no window leaks.
+    """
+
+    train: tuple[str, str] | float
+    val: tuple[str, str] | float
+    test: tuple[str, str] | float
+
+    @field_validator("train", "val", "test", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2010-01-01 as a date: accept it as its ISO text.
+        if isinstance(value, list | tuple):
+            return [v.isoformat() if isinstance(v, date) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitConfig:
+        values = {name: getattr(self, name) for name in SPLIT_NAMES}
+        fractions = {k: v for k, v in values.items() if isinstance(v, float)}
+        if fractions and len(fractions) != len(values):
+            raise ValueError("give all of train/val/test as [start, end] dates or as fractions")
+        if fractions:
+            if any(not 0 < f < 1 for f in fractions.values()):
+                raise ValueError(f"fractions must lie in (0, 1), got {fractions}")
+            if sum(fractions.values()) > 1 + 1e-9:
+                raise ValueError(f"fractions sum to more than 1: {fractions}")
+            return self
+        spans = {}
+        for name, (start, end) in values.items():
+            a, b = _parse_date(start, name), _parse_date(end, name)
+            if b < a:
+                raise ValueError(f"{name}: end {b} is before start {a}")
+            spans[name] = (a, b)
+        order = sorted(SPLIT_NAMES, key=lambda k: spans[k][0])
+        for first, second in pairwise(order):
+            if spans[second][0] <= spans[first][1]:
+                raise ValueError(f"{first} and {second} overlap")
+        return self
+
+
+class DataConfig(Strict):
+    """How windows are cut from the cube and normalised (see docs/windows.md)."""
+
+    n_in: int = Field(10, ge=1, description="input steps")
+    n_out: int = Field(10, ge=1, description="forecast steps (leads) in training")
+    stride: int = Field(1, ge=1, description="steps between consecutive training windows")
+    split: SplitConfig | None = Field(default=None, description="required for task sst")
+    normalization: Literal["anomaly", "zscore", "minmax"] = "anomaly"
+    harmonics: int = Field(3, ge=0, description="annual harmonics of the anomaly climatology")
+    static_channels: list[Literal["mask", "lat", "lon"]] = Field(default_factory=list)
+    day_of_year: bool = False
+    # ST-ResNet sampling (TaxiBJ)
+    closeness: int = Field(3, ge=0)
+    period: int = Field(1, ge=0)
+    trend: int = Field(1, ge=0)
+    external: bool = Field(True, description="ST-ResNet: feed the external factors")
+    test_days: int = Field(28, ge=1, description="ST-ResNet: last days held out for test")
+    val_days: int = Field(28, ge=1, description="ST-ResNet: days before the test for validation")
+
+
+class ModelConfig(Strict):
+    """A registry model: ``sstcast.models.create(name, preset, **config)``."""
+
+    name: str
+    preset: str = "default"
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimConfig(Strict):
+    name: Literal["adam", "adamw", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd only")
+
+
+class ScheduleConfig(Strict):
+    """Learning-rate schedule. ``cosine`` and ``onecycle`` step every batch; ``plateau``
+    lowers the rate when ``val_rmse`` stalls. Warmup ramps the rate up linearly first."""
+
+    name: Literal["none", "cosine", "plateau", "onecycle"] = "cosine"
+    warmup_epochs: float = Field(0.0, ge=0)
+    min_lr: float = Field(1e-5, ge=0)
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    plateau_patience: int = Field(2, ge=0)
+
+
+_MAX_TIME = re.compile(r"^\d+:\d{1,2}:\d{1,2}:\d{1,2}$")
+
+
+def parse_max_time(value: str | float | int | None) -> timedelta | None:
+    """``"DD:HH:MM:SS"`` or a number of minutes as a timedelta (None stays None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        minutes = float(value)
+    elif isinstance(value, str) and _MAX_TIME.match(value.strip()):
+        d, h, m, s = (int(p) for p in value.strip().split(":"))
+        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    else:
+        try:
+            minutes = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"max_time must be DD:HH:MM:SS or a number of minutes, got {value!r}"
+            ) from None
+    if minutes <= 0:
+        raise ValueError(f"max_time must be positive, got {value!r}")
+    return timedelta(minutes=minutes)
+
+
+class TrainerConfig(Strict):
+    """The training loop: length, batches, hardware, precision and regularisation."""
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)
+    max_time: str | float | None = Field(default=None, description="DD:HH:MM:SS or minutes")
+    grad_clip: float | None = Field(1.0, gt=0)
+    early_stopping_patience: int | None = Field(5, ge=1)
+    teacher_forcing: float = Field(0.0, ge=0, le=1, description="initial probability")
+    teacher_forcing_decay_epochs: int = Field(
+        0, ge=0, description="linear decay to 0 over these epochs (scheduled sampling)"
+    )
+    num_workers: int = Field(0, ge=0)
+    limit_train_batches: int | float | None = None
+    limit_val_batches: int | float | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    devices: int = Field(1, ge=1)
+    strategy: str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    deterministic: bool = True
+    log_every_n_steps: int = Field(20, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainerConfig:
+        parse_max_time(self.max_time)
+        return self
+
+
+class Pipeline(Strict):
+    """One experiment: data, model, optimiser, schedule, trainer, seed."""
+
+    name: str
+    task: Literal["sst", "taxibj"] = "sst"
+    source: str
+    region: str | None = None
+    cube: str | None = Field(
+        default=None, description="cube path; default: where `sstcast ingest` writes it"
+    )
+    data: DataConfig
+    model: ModelConfig
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    seed: int = 42
+    root: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _check(self) -> Pipeline:
+        if self.task == "sst" and self.data.split is None:
+            raise ValueError("data.split: required for task sst (train/val/test dates)")
+        return self
+
+    def cube_path(self, catalog: Catalog | None = None) -> str:
+        """The cube this pipeline trains on: ``cube`` (relative to the pipeline file) or,
+        without it, where ``sstcast ingest SOURCE --region REGION`` writes it."""
+        if self.cube is not None:
+            if is_url(self.cube) or Path(self.cube).is_absolute():
+                return self.cube
+            return str((self.root / self.cube).resolve())
+        if catalog is None:
+            raise ConfigError(f"pipeline {self.name!r}: no `cube` given and no catalog to find it")
+        return catalog.cube_path(self.source, self.region)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (``root`` left out), as written to a run's config.yaml."""
+        return self.model_dump(mode="json", exclude={"root"})
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Pipeline:
+        """A validated copy with dotted keys replaced, e.g. ``{"trainer.epochs": 3}``."""
+        data = self.to_dict()
+        for key, value in overrides.items():
+            node = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        try:
+            return Pipeline(**data, root=self.root)
+        except ValidationError as err:
+            raise first_error(Path(f"{self.name} (after command-line overrides)"), err) from None
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and validate an experiment file from ``pipelines/``."""
+    path = Path(path)
+    data = read_yaml(path)
+    if "root" in data:
+        raise ConfigError(f"{path}: root: unknown key")
+    try:
+        return Pipeline(**data, root=path.resolve().parent)
+    except ValidationError as err:
+        raise first_error(path, err) from None
+
+
+def save_pipeline(pipeline: Pipeline, path: str | Path) -> None:
+    """Write a pipeline as YAML (plain values, keys in declaration order)."""
+    Path(path).write_text(yaml.safe_dump(pipeline.to_dict(), sort_keys=False))

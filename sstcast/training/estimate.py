@@ -1,0 +1,102 @@
+"""How long will it take? A short timing before training, per epoch and for the run."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from sstcast.config import parse_max_time
+from sstcast.utils.report import hms
+
+log = logging.getLogger(__name__)
+
+CPU_WARN_SECONDS = 3600.0
+
+
+def estimate_epoch_seconds(
+    module: Any, loader: DataLoader, device: torch.device, bf16: bool, batches: int = 2
+) -> tuple[float, float]:
+    """(seconds per training batch, seconds per validation batch), timed on a copy of the
+    model (forward + backward, then forward only) after one warm-up batch."""
+    model = copy.deepcopy(module).to(device)
+    model.train()
+    it = iter(loader)
+    timings: list[float] = []
+    val_time = 0.0
+    for i in range(batches + 1):
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
+        batch = {k: v.to(device) for k, v in batch.items()}
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = model.loss(batch, model(batch))
+        loss.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i > 0:
+            timings.append(time.perf_counter() - start)
+        if i == batches:
+            model.eval()
+            start = time.perf_counter()
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                model(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            val_time = time.perf_counter() - start
+    del model
+    if not timings:
+        return 0.0, 0.0
+    return float(np.median(timings)), val_time
+
+
+def batches_per_epoch(n: int, limit: int | float | None, world: int) -> int:
+    """Batches one process runs per epoch, given Lightning's ``limit_*_batches``."""
+    n = math.ceil(n / world)
+    if isinstance(limit, int):
+        return min(n, limit)
+    if isinstance(limit, float):
+        return max(1, int(n * limit))
+    return n
+
+
+def announce_estimate(
+    module: Any,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    trainer_cfg: Any,
+    device: str,
+    precision: str,
+    world: int,
+) -> float:
+    """Log the estimated time per epoch (and warn when a CPU run would exceed an hour);
+    returns the seconds per epoch."""
+    t = trainer_cfg
+    n_train = batches_per_epoch(len(train_loader), t.limit_train_batches, world)
+    n_val = batches_per_epoch(len(val_loader), t.limit_val_batches, world)
+    per_train, per_val = estimate_epoch_seconds(
+        module, train_loader, torch.device(device), precision == "bf16-mixed"
+    )
+    per_epoch = per_train * n_train + per_val * n_val
+    total = per_epoch * t.epochs
+    max_td = parse_max_time(t.max_time)
+    log.info(
+        f"estimated time per epoch: {hms(per_epoch)} ({n_train} batches of {t.batch_size}); "
+        f"{t.epochs} epochs: {hms(total)}"
+        + (f", capped by --max-time {max_td}" if max_td is not None else "")
+    )
+    budget = min(total, max_td.total_seconds()) if max_td is not None else total
+    if device == "cpu" and budget > CPU_WARN_SECONDS:
+        log.warning(
+            f"warning: this CPU run would take about {hms(budget)}; set --max-time or "
+            "--epochs, shrink the model (--preset), or train on a GPU (--device cuda)"
+        )
+    return per_epoch

@@ -1,0 +1,301 @@
+"""Training: a tiny model learns, resume is exact, runs load back, bad checkpoints fail clearly."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from sstcast import runs
+from sstcast.errors import SstcastError
+from sstcast.training import EpochShuffleSampler, fit
+from tests.builders import tiny_pipeline_dict, write_pipeline, write_tiny_cube
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_cube(tmp_path_factory.mktemp("cube") / "tiny.zarr")
+
+
+@pytest.fixture(scope="module")
+def trained(cube: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One 3-epoch run shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("runs")
+    pipe = write_pipeline(root / "tiny.yaml", tiny_pipeline_dict(cube, epochs=3))
+    return fit(pipe, out=root / "runs", progress=False)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    with open(run_dir / "metrics.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def test_tiny_model_learns_and_beats_persistence(trained) -> None:
+    rows = read_metrics(trained.run_dir)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert rows[-1]["val_rmse"] < rows[0]["val_rmse"]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    # A residual model starts as persistence: learning means doing better than it.
+    persistence = trained.baselines["persistence"]
+    assert len(persistence) == 3 and persistence[0] < persistence[-1]
+    assert trained.best_val_rmse < sum(persistence) / 3
+    for k in (1, 2, 3):
+        assert 0 < rows[-1][f"val_rmse_lead{k}"] < 5  # degC, not normalised units
+
+
+def test_run_directory_layout(trained) -> None:
+    run = trained.run_dir
+    assert run.parent.name == "convlstm" and run.parent.parent.name == "tiny"
+    for name in ("config.yaml", "run.json", "version.json", "normalizer.nc", "metrics.csv"):
+        assert (run / name).exists(), name
+    assert (run / "checkpoints" / "best.ckpt").exists()
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    version = json.loads((run / "version.json").read_text())
+    assert version["torch"] == torch.__version__ and "git_commit" in version
+    info = json.loads((run / "run.json").read_text())
+    assert info["grid"] == {"lat": 8, "lon": 10} and info["variable"] == "sst"
+    assert info["epochs_completed"] == 3 and info["best_val_rmse"] == pytest.approx(
+        trained.best_val_rmse
+    )
+    baselines = json.loads((run / "baselines.json").read_text())["rmse_per_lead"]
+    assert set(baselines) == {"persistence", "climatology", "anomaly_persistence"}
+    # The resolved config names the cube by absolute path and reloads as a pipeline.
+    pipeline = runs.load_run_pipeline(run)
+    assert Path(pipeline.cube).is_absolute() and pipeline.trainer.epochs == 3
+
+
+def test_checkpoint_is_plain_and_self_describing(trained) -> None:
+    ckpt = runs.read_checkpoint(trained.run_dir / "checkpoints" / "best.ckpt")  # weights_only
+    sig = runs.checkpoint_signature(ckpt)
+    assert sig["model"] == "convlstm" and sig["grid"] == [8, 10] and sig["variable"] == "sst"
+    assert sig["extra_channel_names"] == ["mask", "lat", "lon"]
+    assert "optimizer_states" in ckpt and "lr_schedulers" in ckpt
+
+
+def test_load_run_gives_model_normalizer_pipeline_cube(trained, cube: Path) -> None:
+    model, normalizer, pipeline, cube_path = runs.load_run(trained.run_dir)
+    assert not model.training and normalizer.kind == "anomaly"
+    assert pipeline.name == "tiny" and Path(cube_path) == cube.resolve()
+    ckpt = runs.read_checkpoint(trained.best_checkpoint)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, ckpt["state_dict"][f"model.{name}"])
+    x = torch.zeros(2, 4, 1, 8, 10)
+    extra = torch.zeros(2, 9, 3, 8, 10)  # n_in + n_out steps
+    assert model(x, 5, extra=extra).shape == (2, 5, 1, 8, 10)
+
+
+def test_checkpoint_for_another_grid_or_model_fails_in_one_line(trained) -> None:
+    with pytest.raises(SstcastError, match=r"checkpoint is for grid=\[8, 10\].*\[16, 20\]"):
+        runs.load_run(trained.run_dir, expect={"grid": [16, 20]})
+    with pytest.raises(SstcastError, match=r"checkpoint is for model='convlstm'.*predrnn"):
+        fit(resume=trained.run_dir, model="predrnn", progress=False)
+
+
+class _Interrupt(Callback):
+    """Stops the run after its first epoch, as a killed job would (checkpoint saved)."""
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        trainer.should_stop = True
+
+
+def test_resume_continues_exactly(cube: Path, tmp_path: Path) -> None:
+    """2 epochs straight == 1 epoch, interrupt, resume for 1 more (weights, optimiser, lr)."""
+    data = tiny_pipeline_dict(cube, epochs=2, teacher_forcing=0.5, teacher_forcing_decay_epochs=2)
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    quiet = {"progress": False}
+    straight = fit(pipe, out=tmp_path / "a", **quiet)
+    first = fit(pipe, out=tmp_path / "b", callbacks=[_Interrupt()], **quiet)
+    assert first.epochs == 1
+    resumed = fit(resume=first.run_dir, **quiet)
+    assert resumed.run_dir == first.run_dir and resumed.epochs == 2
+
+    a = runs.read_checkpoint(straight.last_checkpoint)
+    b = runs.read_checkpoint(resumed.last_checkpoint)
+    assert a["global_step"] == b["global_step"] == 12
+    for name, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][name]), name
+    opt_a, opt_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    for key in opt_a:
+        assert torch.equal(opt_a[key]["exp_avg"], opt_b[key]["exp_avg"])
+    assert a["lr_schedulers"] == b["lr_schedulers"]
+    rows = read_metrics(first.run_dir)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert rows[1]["val_rmse"] == pytest.approx(read_metrics(straight.run_dir)[1]["val_rmse"])
+
+
+class _PoisonWeights(Callback):
+    """Sets every weight to NaN before the third training batch."""
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if batch_idx == 2:
+            with torch.no_grad():
+                for p in module.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_nan_loss_stops_with_the_step(cube: Path, tmp_path: Path) -> None:
+    pipe = write_pipeline(tmp_path / "tiny.yaml", tiny_pipeline_dict(cube, epochs=1))
+    with pytest.raises(SstcastError, match=r"training loss is nan at step 2 \(epoch 0, batch 2\)"):
+        fit(pipe, out=tmp_path, progress=False, callbacks=[_PoisonWeights()])
+
+
+def test_time_estimate_is_printed(cube: Path, tmp_path: Path, caplog) -> None:
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    with caplog.at_level("INFO", logger="sstcast"):
+        fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("estimated time per epoch: ") for line in lines)
+    assert any("2 batches of 16" in line for line in lines)
+
+
+def test_schedules_run_and_resume_safely(cube: Path, tmp_path: Path) -> None:
+    """Every schedule trains, and its checkpoint loads with weights_only=True."""
+    for name in ("none", "plateau", "onecycle"):
+        data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=3, limit_val_batches=1)
+        data["schedule"] = {"name": name, "warmup_epochs": 0.5}
+        result = fit(
+            write_pipeline(tmp_path / f"{name}.yaml", data),
+            out=tmp_path / name,
+            progress=False,
+            )
+        ckpt = runs.read_checkpoint(result.last_checkpoint)
+        assert ckpt["hyper_parameters"]["schedule"]["name"] == name
+
+
+def test_epoch_sampler_depends_on_epoch_only() -> None:
+    s = EpochShuffleSampler(50, seed=3)
+    s.set_epoch(4)
+    order = list(s)
+    assert sorted(order) == list(range(50))
+    other = EpochShuffleSampler(50, seed=3)
+    list(other)  # consuming earlier epochs changes nothing
+    other.set_epoch(4)
+    assert list(other) == order
+    other.set_epoch(5)
+    assert list(other) != order
+
+
+def test_cli_train_prints_the_run_directory(cube: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sstcast.cli import app
+
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--pipeline",
+            str(pipe),
+            "--out",
+            str(tmp_path / "runs"),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "8",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    assert runs.load_run_pipeline(run_dir).trainer.batch_size == 8
+    assert "estimated time per epoch" in result.output
+
+
+def test_stresnet_on_a_taxibj_cube(tmp_path: Path) -> None:
+    from sstcast.cube import write_cube
+    from tests.builders import tiny_taxibj_dataset, tiny_taxibj_pipeline_dict
+
+    cube = Path(write_cube(tiny_taxibj_dataset(), tmp_path / "bj.zarr", progress=False))
+    pipe = write_pipeline(tmp_path / "bj.yaml", tiny_taxibj_pipeline_dict(cube))
+    result = fit(pipe, out=tmp_path / "runs", progress=False)
+    rows = read_metrics(result.run_dir)
+    assert len(rows) == 2 and "val_rmse_lead1" in rows[0]
+    assert rows[-1]["val_rmse"] < rows[0]["val_rmse"]
+    assert list(result.baselines) == ["persistence"] and result.baselines["persistence"][0] > 0
+    model, scaler, pipeline, cube_path = runs.load_run(result.run_dir)
+    assert type(model).__name__ == "STResNet" and model.ext_dim == 28
+    assert pipeline.task == "taxibj" and scaler.max > scaler.min
+    assert Path(cube_path) == cube.resolve()
+    assert (result.run_dir / "normalizer.nc").exists()
+    # A run written before 0.2 stored the TaxiBJ scaler as normalizer.json: still loads.
+    legacy = {"kind": "minmax", "min": scaler.min, "max": scaler.max,
+              "external": {k: list(v) for k, v in scaler.external.items()}}
+    (result.run_dir / "normalizer.nc").unlink()
+    (result.run_dir / "normalizer.json").write_text(json.dumps(legacy))
+    assert runs.load_run(result.run_dir).normalizer == scaler
+
+
+def test_max_time_stops_at_an_epoch_end_and_resume_is_exact(cube: Path, tmp_path: Path) -> None:
+    """--max-time stops at the first epoch end past the budget (never mid-epoch), and a
+    resumed run gets a fresh budget and matches an uninterrupted run."""
+    data = tiny_pipeline_dict(cube, epochs=2)
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    quiet = {"progress": False}
+    straight = fit(pipe, out=tmp_path / "a", **quiet)
+    capped = fit(pipe, out=tmp_path / "b", max_time=1e-4, **quiet)  # 6 ms: one epoch
+    assert capped.epochs == 1
+    assert runs.read_checkpoint(capped.last_checkpoint)["global_step"] == 6  # a whole epoch
+    resumed = fit(resume=capped.run_dir, **quiet)
+    assert resumed.epochs == 2
+    a = runs.read_checkpoint(straight.last_checkpoint)
+    b = runs.read_checkpoint(resumed.last_checkpoint)
+    assert a["global_step"] == b["global_step"] == 12
+    for name, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][name]), name
+
+
+def test_resume_with_another_preset_or_extended_onecycle_is_one_line(
+    cube: Path, tmp_path: Path
+) -> None:
+    data = tiny_pipeline_dict(cube, epochs=1)
+    data["schedule"] = {"name": "onecycle"}
+    pipe = write_pipeline(tmp_path / "tiny.yaml", data)
+    quiet = {"progress": False}
+    first = fit(pipe, out=tmp_path, **quiet)
+    with pytest.raises(SstcastError, match=r"checkpoint is for preset='tiny'.*preset='default'"):
+        fit(resume=first.run_dir, preset="default", **quiet)
+    with pytest.raises(SstcastError, match=r"onecycle schedule .* cannot be extended"):
+        fit(resume=first.run_dir, epochs=3, **quiet)
+
+
+def test_day_of_year_channels_train_through_the_compact_path(cube: Path, tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    data["data"]["day_of_year"] = True
+    result = fit(
+        write_pipeline(tmp_path / "t.yaml", data),
+        out=tmp_path,
+        progress=False,
+    )
+    run = runs.load_run(result.run_dir)
+    assert run.model.extra_channels == 5  # mask, lat, lon, doy_sin, doy_cos
+    assert result.best_val_rmse is not None and np.isfinite(result.best_val_rmse)
+
+
+class _ProbeBar(Callback):
+    """Records what the progress bar shows after each training batch."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        from sstcast.training.callbacks import RunProgressBar
+
+        bar = next(c for c in trainer.callbacks if isinstance(c, RunProgressBar))
+        self.shown.append(bar.get_metrics(trainer, module))
+
+
+def test_progress_bar_shows_the_whole_run_eta(cube: Path, tmp_path: Path) -> None:
+    probe = _ProbeBar()
+    data = tiny_pipeline_dict(cube, epochs=3, limit_train_batches=3, limit_val_batches=1)
+    fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, callbacks=[probe])
+    etas = [m["run ETA"] for m in probe.shown]
+    assert len(etas) == 9 and all(isinstance(e, str) and e for e in etas)
+    assert "v_num" not in probe.shown[-1]
