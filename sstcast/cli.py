@@ -214,5 +214,139 @@ def train(
         typer.echo(str(result.run_dir))
 
 
+def _leads(text: str | None) -> list[int] | None:
+    """``"1,5,10"`` -> [1, 5, 10]."""
+    if text is None:
+        return None
+    try:
+        leads = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        fail(f"--map-lead {text!r}: expected lead steps such as 1,5,10", code=2)
+    if not leads or min(leads) < 1:
+        fail(f"--map-lead {text!r}: expected lead steps >= 1 such as 1,5,10", code=2)
+    return leads
+
+
+def _device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        fail(f"--device {device!r}: use auto, cpu or cuda", code=2)
+    return device
+
+
+@app.command()
+def forecast(
+    region: str | None = typer.Option(
+        None, "--region", help="use the latest run of pipelines/<REGION>.yaml"
+    ),
+    pipeline: str | None = typer.Option(
+        None, "--pipeline", help="use the latest run of this pipeline file"
+    ),
+    run: str | None = typer.Option(None, "--run", help="run folder to forecast with"),
+    checkpoint: str | None = typer.Option(
+        None, "--checkpoint", help="checkpoint file (inside a run folder)"
+    ),
+    init: Annotated[
+        list[str] | None,
+        typer.Option("--init", help="init date(s), repeatable, or 'latest' (the cube's last day)"),
+    ] = None,
+    period: str = typer.Option("test", "--period", help="test, val, train or FIRST:LAST dates"),
+    lead: int = typer.Option(10, "--lead", min=1, help="lead steps (days for daily SST)"),
+    out: str | None = typer.Option(None, "--out", help="forecast file (default <run>/forecast.nc)"),
+    cube: str | None = typer.Option(
+        None, "--cube", help="cube to forecast from (default: the run's)"
+    ),
+    runs_root: str = typer.Option(
+        "runs", "--runs", help="where runs live (for --region/--pipeline)"
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="inits per model call"),
+    evaluate: bool = typer.Option(
+        True, "--evaluate/--no-evaluate", help="score it where truth exists"
+    ),
+    maps: bool = typer.Option(True, "--maps/--no-maps", help="draw maps and plots"),
+    map_lead: str = typer.Option("1,5,10", "--map-lead", help="leads to map, e.g. 1,5,10"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+) -> None:
+    """Forecast from a trained run: a CF NetCDF file, its scores and maps."""
+    from sstcast.errors import SstcastError
+    from sstcast.workflows import forecast_verify_map
+
+    try:
+        made = forecast_verify_map(
+            run=run,
+            checkpoint=checkpoint,
+            region=region,
+            pipeline=pipeline,
+            runs_root=runs_root,
+            init=init,
+            period=period,
+            lead=lead,
+            out=out,
+            cube=cube,
+            device=_device(device),
+            batch_size=batch_size,
+            evaluate=evaluate,
+            maps=maps,
+            map_leads=_leads(map_lead),
+            progress=progress,
+        )
+    except SstcastError as err:
+        fail(str(err))
+    typer.echo(made.summary())
+
+
+@app.command(name="evaluate")
+def evaluate_cmd(
+    forecast_file: str = typer.Argument(
+        ..., metavar="FORECAST.nc", help="a file from sstcast forecast"
+    ),
+    cube: str | None = typer.Option(None, "--cube", help="truth cube (default: the forecast's)"),
+    run: str | None = typer.Option(None, "--run", help="run folder (default: the forecast's)"),
+    out: str | None = typer.Option(None, "--out", help="folder for the metrics files"),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="bootstrap resamples"),
+) -> None:
+    """Score a forecast per lead against persistence, climatology and anomaly persistence."""
+    from sstcast.errors import SstcastError
+    from sstcast.verify.evaluate import evaluate
+
+    try:
+        ev = evaluate(forecast_file, cube=cube, run=run, out_dir=out, n_boot=bootstrap)
+    except SstcastError as err:
+        fail(str(err))
+    typer.echo(ev.table)
+    typer.echo(f"metrics: {ev.netcdf}\nmetrics: {ev.csv}")
+
+
+@app.command(name="maps")
+def maps_cmd(
+    forecast_file: str = typer.Argument(
+        ..., metavar="FORECAST.nc", help="a file from sstcast forecast"
+    ),
+    init: Annotated[
+        list[str] | None, typer.Option("--init", help="init date(s) to map (default: the first)")
+    ] = None,
+    lead: str = typer.Option("1,5,10", "--lead", help="leads to map, e.g. 1,5,10"),
+    cube: str | None = typer.Option(None, "--cube", help="truth cube (default: the forecast's)"),
+    metrics: str | None = typer.Option(
+        None, "--metrics", help="metrics file (default: beside the forecast)"
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="folder for the PNGs (default: beside the forecast)"
+    ),
+) -> None:
+    """Draw forecast/observed/error maps, the lead-time plot and the skill map (PNG)."""
+    from sstcast.errors import SstcastError
+    from sstcast.workflows import draw_maps
+
+    try:
+        paths = draw_maps(
+            forecast_file, inits=init, leads=_leads(lead), cube=cube, metrics=metrics, out_dir=out
+        )
+    except SstcastError as err:
+        fail(str(err))
+    for p in paths:
+        typer.echo(str(p))
+
+
 if __name__ == "__main__":
     app()

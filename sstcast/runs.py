@@ -284,6 +284,7 @@ def load_run(
     which: str = "best",
     device: str = "cpu",
     expect: dict[str, Any] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> LoadedRun:
     """A trained run as ``(model, normalizer, pipeline, cube)``.
 
@@ -292,14 +293,15 @@ def load_run(
     (``inverse_transform``); ``pipeline`` is the resolved configuration; ``cube`` the path of
     the cube it was trained on. ``expect`` lists signature entries the caller needs (e.g.
     ``{"grid": [16, 20], "variable": "sst"}`` for the cube it will forecast from); a
-    checkpoint that differs gives a one-line :class:`SstcastError`.
+    checkpoint that differs gives a one-line :class:`SstcastError`. ``checkpoint`` names a
+    checkpoint file to use instead of ``which``.
     """
     from sstcast.models import create
 
     run_dir = Path(run_dir)
     pipeline = load_run_pipeline(run_dir)
     info = read_json(run_dir / "run.json")
-    ckpt_path = checkpoint_path(run_dir, which)
+    ckpt_path = Path(checkpoint) if checkpoint is not None else checkpoint_path(run_dir, which)
     ckpt = read_checkpoint(ckpt_path)
     saved = checkpoint_signature(ckpt)
     check_signature(saved, {**info["signature"], **(expect or {})}, ckpt_path)

@@ -6,7 +6,9 @@ each function wires stage objects together and returns what it made.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +41,115 @@ def ingest(
         if files is None:
             ensure_sample(cat, source, progress=progress)
     return ingest_source(cat, source, files=files, progress=progress, **options)
+
+
+@dataclass
+class Journey:
+    """What ``sstcast forecast`` made: the forecast, its scores, its pictures."""
+
+    forecast: Any
+    evaluation: Any | None = None
+    figures: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The lead-time table and where every file is, for the terminal."""
+        fc = self.forecast
+        lines = []
+        if self.evaluation is not None:
+            lines += [self.evaluation.table, ""]
+        elif not fc.verifiable:
+            lines.append("not verified: no valid time is in the cube yet (an operational forecast)")
+        lines.append(f"forecast: {fc.path} ({fc.n_inits} inits × {len(fc.lead_time)} leads)")
+        if self.evaluation is not None:
+            lines.append(f"metrics:  {self.evaluation.netcdf}")
+            lines.append(f"metrics:  {self.evaluation.csv}")
+        lines += [f"figure:   {p}" for p in self.figures]
+        if self.seconds:
+            lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+def forecast_verify_map(
+    *,
+    evaluate: bool = True,
+    maps: bool = True,
+    map_leads: Sequence[int] | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> Journey:
+    """``sstcast forecast``: write the forecast; score it when some valid time has truth;
+    draw the maps and plots. ``options`` go to :func:`sstcast.forecast.run.forecast`."""
+    from sstcast.forecast.run import forecast
+
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    made = forecast(progress=progress, **options)
+    seconds["forecast"] = time.perf_counter() - start
+    journey = Journey(made, seconds=seconds)
+    if evaluate and made.verifiable:
+        from sstcast.verify.evaluate import evaluate as run_evaluate
+
+        start = time.perf_counter()
+        journey.evaluation = run_evaluate(made.path, cube=options.get("cube"))
+        seconds["evaluate"] = time.perf_counter() - start
+    if maps:
+        start = time.perf_counter()
+        metrics = journey.evaluation.netcdf if journey.evaluation is not None else None
+        journey.figures = draw_maps(
+            made.path, leads=map_leads, cube=options.get("cube"), metrics=metrics
+        )
+        seconds["maps"] = time.perf_counter() - start
+    return journey
+
+
+def draw_maps(
+    forecast_path: str | Path,
+    *,
+    inits: Sequence[str] | None = None,
+    leads: Sequence[int] | None = None,
+    cube: str | Path | None = None,
+    metrics: str | Path | None = None,
+    out_dir: str | Path | None = None,
+) -> list[Path]:
+    """``sstcast maps``: forecast/observed/error maps for the chosen inits and leads, and —
+    when the forecast has been evaluated — the lead-time plot and the skill map."""
+    import xarray as xr
+
+    from sstcast.cube import open_cube
+    from sstcast.errors import SstcastError
+    from sstcast.forecast.schema import open_forecast
+    from sstcast.report import forecast_maps, lead_time_plot, skill_map
+    from sstcast.verify.evaluate import METRICS_SUFFIX
+
+    path = Path(forecast_path)
+    ds = open_forecast(path)
+    out = Path(out_dir) if out_dir is not None else path.parent / f"{path.stem}_maps"
+    truth = None
+    cube_path = cube or ds.attrs.get("cube")
+    if cube_path:
+        try:
+            cube_ds = open_cube(cube_path)
+            truth = cube_ds["sst" if "sst" in ds.data_vars else "flow"]
+        except SstcastError:
+            truth = None
+    n_lead = ds.sizes["lead_time"]
+    leads = [k for k in (leads or [1, 5, 10]) if k <= n_lead] or [n_lead]
+    model = str(ds.attrs.get("model", "model"))
+    figures = forecast_maps(ds, truth, out, inits=inits, leads=leads, model=model)
+    metrics_path = Path(metrics) if metrics else path.parent / f"{path.stem}{METRICS_SUFFIX}.nc"
+    if metrics_path.exists():
+        with xr.open_dataset(metrics_path) as m:
+            m = m.load()
+        figures.append(lead_time_plot(m, out / "lead_time_skill.png"))
+        if "cell_rmse_model" in m and "cell_rmse_anomaly_persistence" in m:
+            figures.append(
+                skill_map(
+                    m["cell_rmse_model"],
+                    m["cell_rmse_anomaly_persistence"],
+                    out / "skill_map_vs_anomaly_persistence.png",
+                    leads=leads,
+                    model=model,
+                )
+            )
+    return figures

@@ -50,23 +50,15 @@ from torch.utils.data import (
     default_collate,
 )
 
+from sstcast.config.pipeline import SPLIT_NAMES
+from sstcast.cube import as_dataset
 from sstcast.data.normalize import Normalizer, harmonic_design, make_normalizer
-from sstcast.data.splits import SPLIT_NAMES, time_splits, window_starts
+from sstcast.data.splits import time_splits, window_starts
 from sstcast.errors import SstcastError
 
 STATIC_CHANNELS: tuple[str, ...] = ("mask", "lat", "lon")
 DOY_CHANNELS: tuple[str, ...] = ("doy_sin", "doy_cos")
 _LOAD_BLOCK_BYTES = 64 * 2**20  # raw values normalised per block while loading
-
-
-def open_cube_any(cube: str | Path) -> xr.Dataset:
-    """Open a cube path with :func:`sstcast.cube.open_cube` (schema-checked) when available,
-    else as a plain Zarr store."""
-    try:
-        from sstcast.cube import open_cube
-    except ImportError:  # pragma: no cover - the cube module ships with sstcast
-        return xr.open_zarr(str(cube), consolidated=False)
-    return open_cube(cube)
 
 
 def _available_bytes() -> int:
@@ -84,6 +76,50 @@ def _scaled(values: np.ndarray) -> np.ndarray:
     if hi == lo:
         return np.zeros_like(values, dtype=np.float32)
     return (2.0 * (values - lo) / (hi - lo) - 1.0).astype(np.float32)
+
+
+def scored_cells(normalizer: Normalizer, ds: xr.Dataset, variable: str) -> np.ndarray:
+    """(H, W) bool: the cells a model sees and is scored on — the cube's ``mask`` (if any)
+    and the cells the normaliser has parameters for (a training value existed)."""
+    da = ds[variable]
+    valid = normalizer.fitted_cells()
+    if valid.ndim == 3:
+        valid = valid.all(axis=0)
+    if valid.ndim == 0:  # a scalar scaler (TaxiBJ flows): every cell
+        valid = np.full(da.shape[-2:], bool(valid))
+    if valid.shape != tuple(da.shape[-2:]):
+        raise SstcastError(
+            f"normaliser fitted on a field of shape {valid.shape}, the cube's is {da.shape[-2:]}"
+        )
+    if "mask" in ds.variables and ds["mask"].dims == da.dims[-2:]:
+        valid = valid & np.asarray(ds["mask"].values).astype(bool)
+    return valid
+
+
+def static_planes(
+    ds: xr.Dataset, names: Sequence[str], mask: np.ndarray, spatial_dims: tuple[str, str]
+) -> torch.Tensor | None:
+    """The static extra channels ``names`` (E_s, H, W): ``mask`` 0/1, ``lat`` and ``lon``
+    scaled to [-1, 1] over the grid; None when there are none."""
+    planes = []
+    h, w = mask.shape
+    for name in names:
+        if name == "mask":
+            planes.append(mask.astype(np.float32))
+            continue
+        dim = {"lat": spatial_dims[0], "lon": spatial_dims[1]}[name]
+        if dim not in ds.coords:
+            raise SstcastError(f"static_channels: the cube has no {name} coordinate")
+        vals = _scaled(np.asarray(ds[dim].values, dtype=np.float64))
+        plane = vals[:, None] if name == "lat" else vals[None, :]
+        planes.append(np.broadcast_to(plane, (h, w)).astype(np.float32))
+    return torch.from_numpy(np.stack(planes)) if planes else None
+
+
+def doy_planes(times: Any) -> np.ndarray:
+    """``doy_sin``, ``doy_cos`` of each time's date: float32 (len(times), 2)."""
+    g = harmonic_design(np.asarray(times), 1)[:, 1:]
+    return np.ascontiguousarray(g[:, ::-1], dtype=np.float32)
 
 
 class _WindowBatch(Sequence):
@@ -331,40 +367,14 @@ class WindowDataset(Dataset):
             normalizer.fit(da.isel(time=self.split_slices["train"]))
         self.normalizer = normalizer
 
-        # Ocean mask: the cube's mask (if any) and cells the normaliser has parameters for.
-        valid = normalizer.fitted_cells()
-        if valid.ndim == 3:
-            valid = valid.all(axis=0)
-        if valid.shape != tuple(da.shape[-2:]):
-            raise SstcastError(
-                f"normaliser fitted on a field of shape {valid.shape}, the cube's is {da.shape[-2:]}"
-            )
-        if "mask" in ds.variables and ds["mask"].dims == self.spatial_dims:
-            valid &= np.asarray(ds["mask"].values).astype(bool)
-        self.mask = valid
+        self.mask = scored_cells(normalizer, ds, variable)
         self._mask_t = torch.from_numpy(self.mask)
 
         # Extra channels.
-        statics = []
-        for name in self.static_channels:
-            if name == "mask":
-                statics.append(self.mask.astype(np.float32))
-            else:
-                dim = {"lat": self.spatial_dims[0], "lon": self.spatial_dims[1]}[name]
-                if dim not in ds.coords:
-                    raise SstcastError(f"static_channels: the cube has no {name} coordinate")
-                vals = _scaled(np.asarray(ds[dim].values, dtype=np.float64))
-                h, w = self.mask.shape
-                statics.append(
-                    np.broadcast_to(
-                        vals[:, None] if name == "lat" else vals[None, :], (h, w)
-                    ).astype(np.float32)
-                )
-        self._static = torch.from_numpy(np.stack(statics)) if statics else None  # (E_s, H, W)
+        self._static = static_planes(ds, self.static_channels, self.mask, self.spatial_dims)
         self._doy = None
         if self.day_of_year:
-            g = harmonic_design(self.times[self._t0 : self._t1].values, 1)[:, 1:]
-            self._doy = torch.from_numpy(np.ascontiguousarray(g[:, ::-1], dtype=np.float32))
+            self._doy = torch.from_numpy(doy_planes(self.times[self._t0 : self._t1].values))
         self.extra_channels: list[str] = list(self.static_channels) + (
             list(DOY_CHANNELS) if self.day_of_year else []
         )
@@ -389,7 +399,7 @@ class WindowDataset(Dataset):
         if self._given is not None:
             return self._given
         if self._ds is None:
-            self._ds = open_cube_any(self._path)
+            self._ds = as_dataset(self._path)
         return self._ds
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,426 @@
+"""Run × inits → forecasts in physical units with their coordinates.
+
+:class:`ModelForecaster` loads a trained run and forecasts from any init time whose inputs
+are in a cube, in batches of inits, on the CPU or CUDA. For SST the model rolls out
+``n_lead`` steps autoregressively (the rollout of :mod:`sstcast.models.base`); leads past
+the horizon it was trained on (``n_out``) are extrapolation, and say so. For TaxiBJ the
+one-step ST-ResNet is fed its own forecasts back through the closeness frames, with the
+period and trend frames (a day and a week back) and the external factors taken from the
+data.
+
+It follows the forecaster interface of :mod:`sstcast.verify.baselines`: called with init
+times and lead times it returns ``(init_time, lead_time, *space)`` in physical units; its
+:meth:`ModelForecaster.blocks` yields the same batch by batch for the incremental writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from sstcast import runs
+from sstcast.config import Pipeline
+from sstcast.cube import open_cube
+from sstcast.data.normalize import Normalizer
+from sstcast.errors import DataError, SstcastError
+from sstcast.tasks import SstTask, Task, TaxiBJTask, get_task
+
+#: Inits per model call.
+DEFAULT_BATCH = 64
+
+
+@dataclass
+class TrainedRun:
+    """A run folder opened for forecasting: the model and everything about it."""
+
+    run_dir: Path
+    checkpoint: Path
+    model: torch.nn.Module
+    normalizer: Normalizer
+    pipeline: Pipeline
+    cube: str
+    record: dict[str, Any]
+    task: Task
+
+    @property
+    def n_in(self) -> int:
+        return int(self.record["signature"].get("n_in", 0))
+
+    @property
+    def n_out(self) -> int:
+        return int(self.record["signature"].get("n_out", 1))
+
+
+def open_run(
+    run_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    device: str = "cpu",
+) -> TrainedRun:
+    """Open a run folder (its best checkpoint) or a checkpoint inside one, on ``device``.
+
+    A folder missing pieces (config.yaml, run.json, the normaliser, a checkpoint) gives a
+    one-line :class:`SstcastError` naming what is missing.
+    """
+    if checkpoint is not None:
+        ckpt = Path(checkpoint)
+        if not ckpt.is_file():
+            raise SstcastError(f"--checkpoint {ckpt}: no such file")
+        run_dir = ckpt.parent.parent if ckpt.parent.name == runs.CHECKPOINT_DIR else ckpt.parent
+    if run_dir is None:
+        raise SstcastError("give a run folder (--run) or a checkpoint (--checkpoint)")
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SstcastError(f"--run {run_dir}: no such run folder")
+    for name in ("config.yaml", "run.json"):
+        if not (run_dir / name).exists():
+            raise SstcastError(f"{run_dir}: not a complete run folder (no {name})")
+    if not any((run_dir / n).exists() for n in (runs.NORMALIZER, runs.LEGACY_SCALER)):
+        raise SstcastError(f"{run_dir}: not a complete run folder (no {runs.NORMALIZER})")
+    ckpt_path = (
+        Path(checkpoint) if checkpoint is not None else runs.checkpoint_path(run_dir, "best")
+    )
+    loaded = runs.load_run(run_dir, device=device, checkpoint=ckpt_path)
+    record = runs.read_record(run_dir)
+    return TrainedRun(
+        run_dir=run_dir,
+        checkpoint=ckpt_path,
+        model=loaded.model,
+        normalizer=loaded.normalizer,
+        pipeline=loaded.pipeline,
+        cube=loaded.cube,
+        record=record,
+        task=get_task(loaded.pipeline),
+    )
+
+
+def latest_run(root: str | Path, pipeline: str) -> Path:
+    """The newest finished run of a pipeline under ``root`` (``root/<pipeline>/<model>/<time>``)."""
+    base = Path(root) / pipeline
+    found = [
+        p
+        for p in base.glob("*/*")
+        if (p / "config.yaml").exists()
+        and (p / runs.CHECKPOINT_DIR).is_dir()
+        and any((p / runs.CHECKPOINT_DIR).glob("*.ckpt"))
+    ]
+    if not found:
+        raise SstcastError(
+            f"no trained run of pipeline {pipeline!r} under {base} (train one with "
+            f"`sstcast train --region {pipeline}`, or give --run DIR)"
+        )
+    return max(found, key=lambda p: (p.name, p.stat().st_mtime))
+
+
+def cube_step(times: pd.DatetimeIndex, frequency: str | None) -> pd.Timedelta:
+    """The cube's fixed time step (daily, hourly, 30 min...); a one-line error for calendar
+    steps (months) that a ``lead_time`` duration cannot express."""
+    if frequency:
+        try:
+            offset = pd.tseries.frequencies.to_offset(frequency)
+            return pd.Timedelta(offset)
+        except (ValueError, TypeError):
+            raise DataError(
+                f"the cube's time step {frequency!r} has no fixed length; forecasts need a "
+                "fixed step (daily, hourly, ...)"
+            ) from None
+    if len(times) < 2:
+        raise DataError("the cube has fewer than two time steps: no time step to forecast with")
+    return pd.Timedelta(np.median(np.diff(times.asi8)))
+
+
+# --------------------------------------------------------------------------------------
+# The forecaster
+# --------------------------------------------------------------------------------------
+class ModelForecaster:
+    """A trained run as a forecaster over a cube (see the module docstring)."""
+
+    def __init__(
+        self,
+        run: TrainedRun,
+        cube: xr.Dataset | str | Path | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        device: str = "cpu",
+    ) -> None:
+        self.run = run
+        self.name = str(run.pipeline.model.name)
+        self.ds = open_cube(cube or run.cube) if not isinstance(cube, xr.Dataset) else cube
+        self.variable = run.task.variable
+        if self.variable not in self.ds.data_vars:
+            raise DataError(f"cube {cube or run.cube}: no variable {self.variable!r}")
+        grid = list(self.ds[self.variable].shape[-2:])
+        if grid != list(run.record["signature"]["grid"]):
+            raise DataError(
+                f"cube {cube or run.cube}: grid {grid} differs from the run's "
+                f"{run.record['signature']['grid']}"
+            )
+        self.times = pd.DatetimeIndex(self.ds["time"].values).as_unit("ns")
+        self.step = cube_step(self.times, self.ds.attrs.get("frequency"))
+        self.batch_size = int(batch_size)
+        self.device = torch.device(device)
+        self.impl = _ROLLOUTS[type(run.task)](self)
+
+    # -- inits -----------------------------------------------------------------------------
+    def lead_times(self, n_lead: int) -> np.ndarray:
+        """Lead times 1..n_lead steps (timedelta64[ns])."""
+        if n_lead < 1:
+            raise SstcastError(f"--lead {n_lead}: must be at least 1")
+        return (np.arange(1, n_lead + 1) * self.step.to_timedelta64()).astype("timedelta64[ns]")
+
+    def check_inits(self, init_times: Sequence[Any]) -> np.ndarray:
+        """Init times as datetime64[ns]; a one-line error naming the first init whose inputs
+        are not all in the cube (before the record, in a gap, after its end)."""
+        inits = np.asarray(pd.DatetimeIndex(init_times).as_unit("ns").values)
+        if len(inits) == 0:
+            raise DataError("no init times to forecast from")
+        needed = self.impl.input_times(inits)  # (n_init, k)
+        found = self.times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
+        ok = found.all(axis=1)
+        if not ok.all():
+            bad = pd.Timestamp(inits[np.flatnonzero(~ok)[0]])
+            missing = pd.Timestamp(needed[~ok][~found[~ok]][0])
+            raise DataError(
+                f"init {bad:%Y-%m-%d %H:%M}: input {missing:%Y-%m-%d %H:%M} is not in the cube "
+                f"({self.times[0]:%Y-%m-%d} .. {self.times[-1]:%Y-%m-%d})"
+            )
+        return inits
+
+    # -- forecasting -------------------------------------------------------------------------
+    def blocks(
+        self, init_times: Sequence[Any], lead_time: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(init_times, values)`` per batch: values float32 (n, n_lead, *space) in
+        physical units, NaN where no cell is scored (land)."""
+        inits = self.check_inits(init_times)
+        n_lead = len(lead_time)
+        self.run.model.to(self.device).eval()
+        for start in range(0, len(inits), self.batch_size):
+            chunk = inits[start : start + self.batch_size]
+            with torch.no_grad():
+                values = self.impl.forecast(chunk, n_lead)
+            yield chunk, values
+
+    def __call__(self, init_times: Sequence[Any], lead_time: np.ndarray) -> xr.DataArray:
+        """All inits at once as a DataArray ``(init_time, lead_time, *space)``."""
+        lead_time = np.asarray(lead_time, "timedelta64[ns]")
+        parts = [v for _, v in self.blocks(init_times, lead_time)]
+        inits = self.check_inits(init_times)
+        values = np.concatenate(parts) if parts else np.empty((0, len(lead_time)))
+        return xr.DataArray(
+            values,
+            dims=("init_time", "lead_time", *self.space_dims),
+            coords={
+                "init_time": inits,
+                "lead_time": lead_time,
+                "valid_time": (("init_time", "lead_time"), inits[:, None] + lead_time[None, :]),
+                **self.space,
+            },
+            name=self.variable,
+        )
+
+    @property
+    def space(self) -> dict[str, np.ndarray]:
+        """Spatial (and channel) coordinates of the output, in order."""
+        return self.impl.space()
+
+    @property
+    def space_dims(self) -> tuple[str, ...]:
+        return tuple(self.space)
+
+
+# --------------------------------------------------------------------------------------
+# Per task
+# --------------------------------------------------------------------------------------
+class _SstRollout:
+    """SST: ``n_in`` observed days in, the model's autoregressive rollout out."""
+
+    def __init__(self, fc: ModelForecaster) -> None:
+        from sstcast.data.windows import doy_planes, scored_cells, static_planes
+
+        self.fc = fc
+        run = fc.run
+        sig = run.record["signature"]
+        self.n_in = int(sig["n_in"])
+        self.da = fc.ds[fc.variable]
+        self.spatial_dims = tuple(str(d) for d in self.da.dims[-2:])
+        self.mask = scored_cells(run.normalizer, fc.ds, fc.variable)
+        names = list(sig.get("extra_channel_names", []))
+        self.doy = "doy_sin" in names
+        statics = [n for n in names if n not in ("doy_sin", "doy_cos")]
+        self.static = static_planes(fc.ds, statics, self.mask, self.spatial_dims)
+        self._doy_planes = doy_planes
+        self._mask_t = torch.from_numpy(self.mask)
+
+    def space(self) -> dict[str, np.ndarray]:
+        return {d: np.asarray(self.fc.ds[d].values) for d in self.spatial_dims}
+
+    def input_times(self, inits: np.ndarray) -> np.ndarray:
+        back = np.arange(self.n_in - 1, -1, -1) * self.fc.step.to_timedelta64()
+        return inits[:, None] - back.astype("timedelta64[ns]")[None, :]
+
+    def forecast(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
+        fc, run = self.fc, self.fc.run
+        times = self.input_times(inits)  # (B, n_in)
+        pos = fc.times.get_indexer(times.ravel())
+        raw = np.asarray(self.da.isel(time=pos).values, dtype=np.float32)
+        raw = raw.reshape(len(inits), self.n_in, *raw.shape[1:])
+        if raw.ndim == 4:  # (B, T, H, W) -> one channel
+            raw = raw[:, :, None]
+        z = run.normalizer.transform(raw, times)
+        z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32) * self.mask
+        step = fc.step.to_timedelta64().astype("timedelta64[ns]")
+        valid = inits[:, None] + (np.arange(1, n_lead + 1) * step)[None, :]
+        batch: dict[str, torch.Tensor] = {
+            "x": torch.from_numpy(np.ascontiguousarray(z)),
+            "mask": self._mask_t.expand(len(inits), *self.mask.shape),
+            "init_time": torch.from_numpy(inits.astype(np.int64)),
+            "valid_time": torch.from_numpy(valid.astype(np.int64)),
+        }
+        b = len(inits)
+        if self.doy:
+            all_times = np.concatenate([times, valid], axis=1)
+            doy = self._doy_planes(all_times.ravel()).reshape(b, -1, 2)
+            batch["extra_doy"] = torch.from_numpy(doy)
+            if self.static is not None:
+                batch["extra_static"] = self.static.expand(b, *self.static.shape)
+        elif self.static is not None:
+            batch["extra"] = self.static.expand(b, self.n_in + n_lead, *self.static.shape)
+        batch = {k: v.to(fc.device) for k, v in batch.items()}
+        pred = run.task.forward(run.model, batch, n_lead, 0.0)
+        phys = run.task.to_physical(run.normalizer, batch, pred.float())
+        out = phys.cpu().numpy().astype(np.float32)
+        out = np.where(self.mask, out, np.nan)
+        return out[:, :, 0] if out.shape[2] == 1 else out
+
+
+class _FlowRollout:
+    """TaxiBJ: ST-ResNet one slot ahead, its forecasts fed back through closeness."""
+
+    def __init__(self, fc: ModelForecaster) -> None:
+        from sstcast.data.stresnet import EXT_DIM
+
+        self.fc = fc
+        kw = fc.run.record["signature"]["model_kwargs"]
+        self.lc, self.lp, self.lt = (
+            int(kw[k]) for k in ("len_closeness", "len_period", "len_trend")
+        )
+        self.day = pd.Timedelta("1D").to_timedelta64().astype("timedelta64[ns]")
+        self.week = 7 * self.day
+        self.ext_dim = EXT_DIM if int(kw.get("ext_dim", 0)) else 0
+        self.da = fc.ds["flow"]
+
+    def space(self) -> dict[str, np.ndarray]:
+        ds = self.fc.ds
+        dims = [str(d) for d in self.da.dims[1:]]
+        return {
+            d: (np.asarray(ds[d].values) if d in ds.coords else np.arange(ds.sizes[d]))
+            for d in dims
+        }
+
+    def _needed(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
+        step = self.fc.step.to_timedelta64().astype("timedelta64[ns]")
+        closeness = inits[:, None] - (np.arange(self.lc) * step)[None, :]
+        targets = inits[:, None] + (np.arange(1, n_lead + 1) * step)[None, :]
+        period = (targets[:, :, None] - (np.arange(1, self.lp + 1) * self.day)[None, None]).reshape(
+            len(inits), -1
+        )
+        trend = (targets[:, :, None] - (np.arange(1, self.lt + 1) * self.week)[None, None]).reshape(
+            len(inits), -1
+        )
+        # Period/trend frames later than the init are themselves forecast in a long rollout;
+        # only those at or before the init must be observed.
+        later = np.concatenate([period, trend], axis=1)
+        later = np.where(later <= inits[:, None], later, inits[:, None])
+        return np.concatenate([closeness, later], axis=1)
+
+    def input_times(self, inits: np.ndarray) -> np.ndarray:
+        return self._needed(inits, 1)
+
+    def forecast(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
+        fc, run = self.fc, self.fc.run
+        if n_lead > 1:
+            self._check_long(inits, n_lead)
+        step = fc.step.to_timedelta64().astype("timedelta64[ns]")
+        b = len(inits)
+        known: dict[int, np.ndarray] = {}  # time (ns) -> (B, 2, H, W) normalised frames
+
+        def frames(times: np.ndarray) -> np.ndarray:
+            """(B, k, 2, H, W) normalised frames at times (B, k): forecasts where made."""
+            out = np.empty((b, times.shape[1], *self.da.shape[1:]), np.float32)
+            for j in range(times.shape[1]):
+                for i in range(b):
+                    t = int(times[i, j].astype(np.int64))
+                    if (i, t) in known:
+                        out[i, j] = known[(i, t)]
+                    else:
+                        k = fc.times.get_loc(pd.Timestamp(times[i, j]))
+                        out[i, j] = run.normalizer.transform(
+                            np.asarray(self.da.isel(time=k).values, np.float32)
+                        )
+            return out
+
+        out = np.empty((b, n_lead, *self.da.shape[1:]), np.float32)
+        for lead in range(1, n_lead + 1):
+            target = inits + lead * step
+            newest = target - step
+            xc = frames(newest[:, None] - (np.arange(self.lc) * step)[None, :])
+            xp = frames(target[:, None] - (np.arange(1, self.lp + 1) * self.day)[None, :])
+            xt = frames(target[:, None] - (np.arange(1, self.lt + 1) * self.week)[None, :])
+            batch = {
+                "xc": torch.from_numpy(xc.reshape(b, -1, *xc.shape[-2:])),
+                "xp": torch.from_numpy(xp.reshape(b, -1, *xp.shape[-2:])),
+                "xt": torch.from_numpy(xt.reshape(b, -1, *xt.shape[-2:])),
+            }
+            if self.ext_dim:
+                batch["ext"] = torch.from_numpy(self._external(target))
+            batch = {k: v.to(fc.device) for k, v in batch.items()}
+            z = run.task.forward(run.model, batch, 1, 0.0)[:, 0].float().cpu().numpy()
+            for i in range(b):
+                known[(i, int(target[i].astype(np.int64)))] = z[i]
+            out[:, lead - 1] = run.normalizer.inverse_transform(z)
+        return np.maximum(out, 0.0)  # counts
+
+    def _check_long(self, inits: np.ndarray, n_lead: int) -> None:
+        needed = self._needed(inits, n_lead)
+        found = self.fc.times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
+        if not found.all():
+            bad = pd.Timestamp(inits[np.flatnonzero(~found.all(axis=1))[0]])
+            raise DataError(f"init {bad:%Y-%m-%d %H:%M}: period/trend frames are not in the cube")
+
+    def _external(self, target: np.ndarray) -> np.ndarray:
+        """The 28 external factors of each target slot, as STResNetDataset builds them:
+        day of week, weekday, holiday of the target; weather, temperature and wind of the
+        slot before it, taken from the data (scaled with the training ranges)."""
+        ds, run = self.fc.ds, self.fc.run
+        step = self.fc.step.to_timedelta64().astype("timedelta64[ns]")
+        idx_t = self.fc.times.get_indexer(target)
+        idx_p = self.fc.times.get_indexer(target - step)
+        if (idx_p < 0).any():
+            raise DataError("TaxiBJ forecast: external factors missing for a target slot")
+        idx_t = np.where(idx_t < 0, idx_p, idx_t)
+        dow = pd.DatetimeIndex(target).day_of_week.to_numpy()
+        holiday = np.asarray(ds["holiday"].values)[idx_t].astype(np.float32)
+        weather = np.asarray(ds["weather"].values)[idx_p].astype(np.float32)
+        temp = np.asarray(ds["temperature"].values, np.float64)[idx_p]
+        wind = np.asarray(ds["wind_speed"].values, np.float64)[idx_p]
+        return np.concatenate(
+            [
+                np.eye(7, dtype=np.float32)[dow],
+                (dow < 5).astype(np.float32)[:, None],
+                holiday[:, None],
+                weather,
+                run.normalizer.scale_external("temperature", temp)[:, None],
+                run.normalizer.scale_external("wind_speed", wind)[:, None],
+            ],
+            axis=1,
+        ).astype(np.float32)
+
+
+#: How each task's model is rolled out from an init (by task class).
+_ROLLOUTS: dict[type, Any] = {SstTask: _SstRollout, TaxiBJTask: _FlowRollout}
