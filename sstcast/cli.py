@@ -120,16 +120,18 @@ def ingest(
     use_sample: bool = typer.Option(
         False, "--sample", help="ingest the built-in sample (written first if missing)"
     ),
-    catalog: str = typer.Option("data_catalog.yaml", "--catalog", help="data catalog file"),
+    catalog: str | None = typer.Option(
+        None, "--catalog", help="data catalog (default: ./data_catalog.yaml, else the built-in one)"
+    ),
 ) -> None:
     """Read raw files of a source and write its Zarr cube (idempotent, atomic)."""
-    from sstcast.config import load_catalog
+    from sstcast.config import find_catalog
     from sstcast.errors import SstcastError
     from sstcast.ingest import parse_bbox
     from sstcast.workflows import ingest as ingest_workflow
 
     try:
-        cat = load_catalog(catalog)
+        cat = find_catalog(catalog)
         # `--files a.nc b.nc` from a shell glob: the extra names arrive as SOURCE and extras.
         extra = list(ctx.args)
         if files and source is not None and source not in cat.sources:

@@ -17,7 +17,6 @@ version) matches the dataset being written is left alone.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ import xarray as xr
 
 from sstcast.errors import SstcastError
 from sstcast.utils.io import is_url, sha256_file
+from sstcast.utils.provenance import history_line, sstcast_version  # re-exported here
 from sstcast.utils.report import progress_bar
 
 log = logging.getLogger(__name__)
@@ -71,18 +71,8 @@ TAXIBJ_FACTORS = {
 
 
 # --------------------------------------------------------------------------------------
-# Provenance helpers
+# Provenance helpers (the version and the history line: sstcast.utils.provenance)
 # --------------------------------------------------------------------------------------
-def sstcast_version() -> str:
-    """The installed sstcast version (``"unknown"`` when run from a bare checkout)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sstcast")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def file_provenance(
     paths: Iterable[str | Path], known: Iterable[dict[str, Any]] = ()
 ) -> list[dict[str, Any]]:
@@ -117,12 +107,6 @@ def recorded_sources(out: str | Path) -> list[dict[str, Any]]:
     except Exception:  # no cube, not a cube, unreadable: nothing is known
         return []
     return [r for r in records if isinstance(r, dict)]
-
-
-def history_line(action: str) -> str:
-    """One line for the CF ``history`` attribute: UTC time, sstcast version, action."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{now} sstcast {sstcast_version()}: {action}"
 
 
 def _provenance_key(attrs: dict[str, Any]) -> dict[str, Any] | None:
@@ -536,3 +520,15 @@ def open_cube(path: str | Path) -> xr.Dataset:
         raise SstcastError(f"{path}: not a readable Zarr cube ({err.__class__.__name__})") from None
     validate_cube(ds, where=path)
     return ds
+
+
+def as_dataset(cube: xr.Dataset | str | Path) -> xr.Dataset:
+    """``cube`` itself when it is already a Dataset (opened, or built in memory), else the
+    cube at that path or URL opened with :func:`open_cube`.
+
+    What the data stage takes as "a cube": callers may pass either, and an in-memory dataset
+    is used as it is (not validated), so tests and notebooks need not write one first.
+    """
+    if isinstance(cube, xr.Dataset):
+        return cube
+    return open_cube(cube)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from sstcast.config import Catalog, ConfigError, load_catalog
+from sstcast.config import Catalog, ConfigError, Source, load_catalog
+from sstcast.config.catalog import check_bbox
 from sstcast.cube import (
     file_provenance,
     history_line,
@@ -28,13 +29,12 @@ from sstcast.cube import (
     write_cube_status,
 )
 from sstcast.errors import SstcastError
-from sstcast.sources import expand_files, infer_frequency
+from sstcast.sources import Bbox, expand_files
 from sstcast.utils.io import is_url
 from sstcast.utils.report import progress_bar
+from sstcast.utils.timeaxis import infer_frequency
 
 log = logging.getLogger(__name__)
-
-Bbox = tuple[float, float, float, float]
 
 
 @dataclass
@@ -93,11 +93,7 @@ def parse_bbox(text: str) -> Bbox:
         raise SstcastError(f"--bbox {text!r}: expected four numbers S,N,W,E") from None
     if len(values) != 4:
         raise SstcastError(f"--bbox {text!r}: expected four numbers S,N,W,E")
-    south, north, west, east = values
-    if not (-90 <= south < north <= 90):
-        raise SstcastError(f"--bbox {text!r}: need -90 <= south < north <= 90")
-    if not (-180 <= west <= 360 and -180 <= east <= 360) or west == east:
-        raise SstcastError(f"--bbox {text!r}: west and east must differ, in -180..360")
+    check_bbox(*values, where=f"--bbox {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -201,8 +197,6 @@ def _ingest_sst(
 ) -> IngestResult:
     from sstcast.sources.netcdf_sst import bbox_of, open_sst
 
-    if isinstance(files, (str, Path)):
-        files = [files]
     paths = expand_files(files)
     notes: list[str] = []
     ds = open_sst(paths, variable, bbox=bbox, notes=notes)
@@ -273,8 +267,6 @@ def ingest_taxibj(
     progress: bool = True,
 ) -> IngestResult:
     """TaxiBJ flow files (+ meteorology and holidays) -> a TaxiBJ cube at ``out``."""
-    if isinstance(files, (str, Path)):
-        files = [files]
     paths = expand_files(files)
     ds, all_files = _taxibj_dataset(
         paths,
@@ -311,6 +303,43 @@ def _matches_anything(patterns: list[str]) -> bool:
     return True
 
 
+def _ingest_sst_source(
+    catalog: Catalog, src: Source, *, files_given: bool, variable: str | None, **common: Any
+) -> IngestResult:
+    """A ``netcdf_sst`` source: :func:`ingest_sst` with the catalog's variable and time step,
+    unless ``--files`` replaced the source's files (then they are not the source's)."""
+    return ingest_sst(
+        variable=variable or (None if files_given else src.variable),
+        frequency=None if files_given else src.frequency,
+        **common,
+    )
+
+
+def _ingest_taxibj_source(
+    catalog: Catalog, src: Source, *, files_given: bool, variable: str | None, **common: Any
+) -> IngestResult:
+    """A ``taxibj`` source: :func:`ingest_taxibj` with the catalog's meteorology and holidays
+    (``variable`` does not apply: the files' layout is fixed)."""
+    return ingest_taxibj(
+        meteorology=catalog.resolve(src.meteorology) if src.meteorology else None,
+        holidays=catalog.resolve(src.holidays) if src.holidays else None,
+        **common,
+    )
+
+
+#: The ingest of each catalog source ``kind`` (``Source.kind`` in data_catalog.yaml). Each
+#: takes the catalog, the source, ``files_given`` and ``variable``, adds what its kind reads
+#: from the catalog and passes the rest (``files``, ``out``, ``bbox``, ``region``, ``force``,
+#: ``scheduler``, ``progress``) on to :func:`ingest_sst` or :func:`ingest_taxibj`.
+READERS: dict[str, Callable[..., IngestResult]] = {
+    "netcdf_sst": _ingest_sst_source,
+    "taxibj": _ingest_taxibj_source,
+}
+
+#: The built-in sample source of the same ``kind``, named when a source has no raw data.
+SAMPLE_SOURCES: dict[str, str] = {"netcdf_sst": "sample_sst", "taxibj": "sample_taxibj"}
+
+
 def ingest_source(
     catalog: Catalog | str | Path = "data_catalog.yaml",
     source_name: str | None = None,
@@ -331,6 +360,7 @@ def ingest_source(
     ``region`` names a catalog region (default: the source's); ``bbox`` overrides it.
     ``files`` replaces the source's files (without a source name, the whole grid of the files
     is taken unless ``region`` or ``bbox`` is given); ``out`` replaces its cube path.
+    The reader is chosen by the source's ``kind`` (:data:`READERS`).
     """
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
@@ -361,29 +391,20 @@ def ingest_source(
             )
         raise SstcastError(
             f"source {name}: no raw data at {patterns[0]}; to use the built-in sample run "
-            f"`sstcast sample` then `sstcast ingest sample_{'taxibj' if src.kind == 'taxibj' else 'sst'}` "
+            f"`sstcast sample` then `sstcast ingest {SAMPLE_SOURCES[src.kind]}` "
             f"(or `sstcast ingest --sample`)"
         )
 
-    if src.kind == "taxibj":
-        return ingest_taxibj(
-            patterns,
-            target,
-            meteorology=catalog.resolve(src.meteorology) if src.meteorology else None,
-            holidays=catalog.resolve(src.holidays) if src.holidays else None,
-            region=label,
-            bbox=box,
-            force=force,
-            scheduler=scheduler,
-            progress=progress,
-        )
-    return ingest_sst(
-        patterns,
-        target,
-        box,
+    reader = READERS[src.kind]
+    return reader(
+        catalog,
+        src,
+        files_given=bool(files),
+        variable=variable,
+        files=patterns,
+        out=target,
+        bbox=box,
         region=label,
-        variable=variable or (None if files else src.variable),
-        frequency=None if files else src.frequency,  # --files: not the source's files
         force=force,
         scheduler=scheduler,
         progress=progress,

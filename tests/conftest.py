@@ -27,3 +27,30 @@ def ersst_file() -> Path:
     if not ERSST_FILE.exists():
         pytest.skip(f"real data not present: {ERSST_FILE}")
     return ERSST_FILE
+
+
+@pytest.fixture(scope="session")
+def trained_sst_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SST run (cube, pipeline, two epochs) shared by the forecast, verification and
+    maps tests: validation scores every val window, so evaluate can be checked against it."""
+    from sstcast.training import fit
+    from tests.builders import tiny_pipeline_dict, write_pipeline, write_tiny_cube
+
+    root = tmp_path_factory.mktemp("sst_run")
+    cube = write_tiny_cube(root / "tiny.zarr")
+    data = tiny_pipeline_dict(cube, limit_val_batches=None)
+    result = fit(write_pipeline(root / "tiny.yaml", data), out=root / "runs", progress=False)
+    return result.run_dir
+
+
+@pytest.fixture(scope="session")
+def trained_taxibj_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ST-ResNet run on a tiny TaxiBJ cube."""
+    from sstcast.cube import write_cube
+    from sstcast.training import fit
+    from tests.builders import tiny_taxibj_dataset, tiny_taxibj_pipeline_dict, write_pipeline
+
+    root = tmp_path_factory.mktemp("taxibj_run")
+    cube = Path(write_cube(tiny_taxibj_dataset(), root / "bj.zarr", progress=False))
+    pipe = write_pipeline(root / "bj.yaml", tiny_taxibj_pipeline_dict(cube))
+    return fit(pipe, out=root / "runs", progress=False).run_dir

@@ -296,3 +296,13 @@ def test_rerun_with_unchanged_files_reads_none_of_them(tmp_path: Path, monkeypat
     os.utime(paths[0], ns=(0, 10**18))
     third = ingest_sst(paths, out, progress=False)
     assert not third.written and hashed == [paths[0].resolve()]
+
+
+def test_as_dataset_takes_a_dataset_or_a_path(tmp_path: Path) -> None:
+    ds = sst_dataset()
+    assert cube_mod.as_dataset(ds) is ds  # in memory: used as it is
+    out = write_cube(ds, tmp_path / "c.zarr", progress=False)
+    for where in (out, Path(out)):
+        np.testing.assert_array_equal(cube_mod.as_dataset(where)["sst"].values, ds["sst"].values)
+    with pytest.raises(SstcastError, match="no cube there"):
+        cube_mod.as_dataset(tmp_path / "missing.zarr")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from sstcast.cli import app
 from sstcast.cube import open_cube
-from sstcast.ingest import ingest_source, ingest_sst
+from sstcast.ingest import READERS, SAMPLE_SOURCES, ingest_source, ingest_sst
 from tests.builders import DAYS, LAT, LON, truth, write_cf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -415,3 +415,15 @@ def test_ingest_taxibj_source(tmp_path: Path, catalog: Path) -> None:
     assert len(json.loads(cube.attrs["source_files"])) == 3
     again = run("ingest", "taxibj", "--catalog", catalog)
     assert again.exit_code == 0 and "nothing to do" in again.stdout
+
+
+def test_every_source_kind_has_a_reader_and_a_sample_source() -> None:
+    from typing import get_args
+
+    from sstcast.config import Source, load_catalog
+
+    kinds = set(get_args(Source.model_fields["kind"].annotation))
+    assert set(READERS) == kinds == set(SAMPLE_SOURCES)
+    catalog = load_catalog(REPO / "sstcast" / "data_catalog.yaml")
+    for kind, name in SAMPLE_SOURCES.items():
+        assert catalog.source(name).kind == kind and catalog.source(name).sample

@@ -19,6 +19,20 @@ from sstcast.utils.io import is_url
 # --------------------------------------------------------------------------------------
 # Data catalog
 # --------------------------------------------------------------------------------------
+def check_bbox(south: float, north: float, west: float, east: float, where: str) -> None:
+    """Refuse a latitude/longitude box that cannot be cut: ConfigError naming ``where``.
+
+    Latitudes must be ordered, ``-90 <= south < north <= 90``; longitudes must differ and lie
+    in -180..360 (either convention; ``west > east`` means the box crosses 180 degrees). One
+    rule for the catalog's regions and the ``--bbox`` option, so that any box one accepts the
+    other does too. ConfigError is a ValueError, so a pydantic validator may let it through.
+    """
+    if not (-90 <= south < north <= 90):
+        raise ConfigError(f"{where}: need -90 <= south < north <= 90")
+    if not (-180 <= west <= 360 and -180 <= east <= 360) or west == east:
+        raise ConfigError(f"{where}: west and east must differ, in -180..360")
+
+
 class Region(Strict):
     """A latitude/longitude box. ``lon`` may cross 0 or 180 (west > east means crossing 180)."""
 
@@ -28,12 +42,7 @@ class Region(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Region:
-        s, n = self.lat
-        if not (-90 <= s < n <= 90):
-            raise ValueError(f"lat must be [south, north] with south < north, got {self.lat}")
-        w, e = self.lon
-        if not (-180 <= w <= 360 and -180 <= e <= 360) or w == e:
-            raise ValueError(f"lon must be [west, east] in degrees, got {self.lon}")
+        check_bbox(*self.bbox, where=f"lat {list(self.lat)}, lon {list(self.lon)}")
         return self
 
     @property

@@ -24,7 +24,8 @@ from sstcast.utils.io import is_url
 # --------------------------------------------------------------------------------------
 # Pipelines (experiments)
 # --------------------------------------------------------------------------------------
-SPLIT_NAMES = ("train", "val", "test")
+#: The three time splits of a pipeline, in the order fractions of the steps are allocated.
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
 def _parse_date(value: str, where: str) -> date:

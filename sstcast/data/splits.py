@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sstcast import sources
+from sstcast.config.pipeline import SPLIT_NAMES
 from sstcast.errors import SstcastError
+from sstcast.utils.timeaxis import step_offset
 
 log = logging.getLogger(__name__)
-
-SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
 
@@ -57,23 +56,6 @@ def min_gap(n_in: int, n_out: int) -> int:
     return n_in + n_out - 1
 
 
-def infer_frequency(times: pd.DatetimeIndex, freq: str | None = None) -> pd.DateOffset:
-    """The step of a time axis as a pandas offset.
-
-    ``freq`` (e.g. the cube's ``frequency`` attribute, "1D" or "1MS") wins when given;
-    otherwise it is inferred from the times as ingest does
-    (:func:`sstcast.sources.infer_frequency`: missing steps stay gaps), one day for a single
-    step.
-    """
-    if freq and freq != "irregular":
-        try:
-            return pd.tseries.frequencies.to_offset(freq)
-        except ValueError:
-            raise SstcastError(f"frequency {freq!r}: not a pandas frequency string") from None
-    inferred = sources.infer_frequency(_ns_index(times))
-    return pd.tseries.frequencies.to_offset("1D" if inferred == "irregular" else inferred)
-
-
 def contiguous_runs(
     times: pd.DatetimeIndex, freq: str | pd.DateOffset | None = None
 ) -> list[tuple[int, int]]:
@@ -84,7 +66,7 @@ def contiguous_runs(
         return []
     if not times.is_monotonic_increasing or times.has_duplicates:
         raise SstcastError("time axis must be strictly increasing")
-    offset = freq if isinstance(freq, pd.DateOffset) else infer_frequency(times, freq)
+    offset = freq if isinstance(freq, pd.DateOffset) else step_offset(times, freq)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
         expected = times[:-1] + offset

@@ -33,6 +33,7 @@ values are 0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -43,37 +44,27 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
+from sstcast.config.pipeline import SPLIT_NAMES
+from sstcast.cube import as_dataset
 from sstcast.data.normalize import FlowScaler
 from sstcast.errors import SstcastError
+from sstcast.sources.taxibj import WEATHER_CLASSES
 
 __all__ = ["EXT_DIM", "EXT_NAMES", "FlowScaler", "STResNetDataset", "stresnet_splits"]
 
+
+def _snake_case(name: str) -> str:
+    """``"ModerateRain"`` -> ``"moderate_rain"``: a TaxiBJ weather class as a feature name."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WEATHER = (
-    "sunny",
-    "cloudy",
-    "overcast",
-    "rainy",
-    "sprinkle",
-    "moderate_rain",
-    "heavy_rain",
-    "rainstorm",
-    "thunderstorm",
-    "freezing_rain",
-    "snowy",
-    "light_snow",
-    "moderate_snow",
-    "heavy_snow",
-    "foggy",
-    "sandstorm",
-    "dusty",
-)
 #: Names of the external vector's entries, in order.
 EXT_NAMES: tuple[str, ...] = (
     *(f"dow_{d}" for d in _DAYS),
     "weekday",
     "holiday",
-    *(f"weather_{w}" for w in _WEATHER),
+    *(f"weather_{_snake_case(w)}" for w in WEATHER_CLASSES),
     "temperature",
     "wind_speed",
 )
@@ -85,16 +76,6 @@ Split = Literal["train", "val", "test"]
 # --------------------------------------------------------------------------------------
 # Index building
 # --------------------------------------------------------------------------------------
-def _open(cube: xr.Dataset | str | Path) -> xr.Dataset:
-    if isinstance(cube, xr.Dataset):
-        return cube
-    try:
-        from sstcast.cube import open_cube
-    except ImportError:  # pragma: no cover - cube.py is part of the package
-        return xr.open_zarr(str(cube), consolidated=False)
-    return open_cube(str(cube))
-
-
 def _lookup(slots: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of ``wanted`` slot numbers in the sorted ``slots`` and whether each exists."""
     pos = np.searchsorted(slots, wanted)
@@ -128,7 +109,7 @@ class STResNetDataset(Dataset):
         val_days: int = 0,
         scaler: FlowScaler | None = None,
     ) -> None:
-        if split not in ("train", "val", "test"):
+        if split not in SPLIT_NAMES:
             raise SstcastError(f"split is {split!r}, expected 'train', 'val' or 'test'")
         for name, value, low in (
             ("len_closeness", len_closeness, 0),
@@ -148,7 +129,7 @@ class STResNetDataset(Dataset):
         self.split = split
         self.lengths = {"closeness": len_closeness, "period": len_period, "trend": len_trend}
 
-        ds = _open(cube)
+        ds = as_dataset(cube)
         for name in ("flow", "weather", "temperature", "wind_speed", "holiday"):
             if name not in ds.variables:
                 raise SstcastError(f"TaxiBJ cube: missing variable {name!r}")
@@ -240,8 +221,11 @@ class STResNetDataset(Dataset):
         target_times = pd.DatetimeIndex(times[chosen])
         dow = target_times.day_of_week.to_numpy()
         weather = np.asarray(ds["weather"].values)[rows][previous].astype(np.float32)
-        if weather.shape[1] != 17:
-            raise SstcastError(f"TaxiBJ cube: weather has {weather.shape[1]} classes, expected 17")
+        if weather.shape[1] != len(WEATHER_CLASSES):
+            raise SstcastError(
+                f"TaxiBJ cube: weather has {weather.shape[1]} classes, "
+                f"expected {len(WEATHER_CLASSES)}"
+            )
         holiday = np.asarray(ds["holiday"].values)[rows][chosen].astype(np.float32)
         self._ext = np.concatenate(
             [
@@ -354,7 +338,7 @@ def stresnet_splits(
     cube: xr.Dataset | str | Path, val_days: int = 0, **options: Any
 ) -> dict[str, STResNetDataset]:
     """Train (and val when ``val_days``) and test datasets sharing the training scaler."""
-    ds = _open(cube)
+    ds = as_dataset(cube)
     train = STResNetDataset(ds, "train", val_days=val_days, **options)
     out = {"train": train}
     if val_days:

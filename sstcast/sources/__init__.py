@@ -12,25 +12,30 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from sstcast.errors import SstcastError
+from sstcast.utils.timeaxis import infer_frequency  # re-exported: callers import it here
+
+__all__ = ["Bbox", "expand_files", "file_format", "infer_frequency"]
+
+#: A latitude/longitude box in degrees: (south, north, west, east).
+Bbox = tuple[float, float, float, float]
 
 NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def expand_files(patterns: Iterable[str | Path]) -> list[Path]:
-    """Paths and globs to a list of existing files, each pattern's matches sorted by name.
+def expand_files(patterns: Iterable[str | Path] | str | Path) -> list[Path]:
+    """Paths and globs (or one of them) to a list of existing files, each pattern's matches
+    sorted by name.
 
     Order across patterns is kept as given; a file named twice is kept once. A plain path
     that does not exist, or a glob that matches nothing, is an SstcastError naming it.
     """
     files: list[Path] = []
     seen: set[Path] = set()
+    if isinstance(patterns, str | Path):  # one pattern, not a sequence of characters
+        patterns = [patterns]
     patterns = [str(p) for p in patterns]
     if not patterns:
         raise SstcastError("no input files given")
@@ -73,38 +78,3 @@ def file_format(path: str | Path) -> str:
             f.seek(offset)
             head = f.read(8)
     return "unknown"
-
-
-def infer_frequency(time: Any) -> str:
-    """Pandas frequency of the time axis with an explicit count (``"1D"``, ``"1MS"``), or
-    ``"irregular"`` when there are fewer than two steps.
-
-    Missing steps do not make an axis irregular: when pandas cannot infer a frequency the
-    most common step is used (the first of every month, about a month apart, is ``"1MS"``),
-    so a daily series with a missing day is still ``"1D"`` and the windows downstream know
-    that the missing day is a gap.
-    """
-    values = pd.DatetimeIndex(np.asarray(time)).as_unit("ns")  # DataArray, array or index
-    if values.size < 2:
-        return "irregular"
-    if values.size >= 3:
-        try:
-            with pd.option_context("future.infer_freq_returns_offset", True):
-                offset = pd.infer_freq(values)
-        except (KeyError, pd.errors.OptionError):  # pandas without the option: a string
-            offset = pd.infer_freq(values)
-        freq = getattr(offset, "freqstr", offset)
-        if freq is not None:
-            return freq if freq[0].isdigit() else f"1{freq}"
-    diffs = np.diff(values.asi8)
-    steps, counts = np.unique(diffs[diffs > 0], return_counts=True)
-    if steps.size == 0:
-        return "irregular"
-    step = pd.Timedelta(int(steps[np.argmax(counts)]), "ns")
-    on_month_starts = bool(np.all(values.day == 1) and np.all(values == values.normalize()))
-    if on_month_starts and pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31):
-        return "1MS"
-    if step % pd.Timedelta(days=1) == pd.Timedelta(0):
-        return f"{step.days}D"
-    freq = pd.tseries.frequencies.to_offset(step).freqstr
-    return freq if freq[0].isdigit() else f"1{freq}"

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from sstcast.errors import SstcastError
-from sstcast.sources import expand_files, file_format
+from sstcast.sources import Bbox, expand_files, file_format
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ LAT_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen"
 LON_UNITS = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
 LAT_NAMES = ("lat", "latitude", "nav_lat", "LAT", "Latitude", "LATITUDE", "y_lat")
 LON_NAMES = ("lon", "longitude", "nav_lon", "LON", "Longitude", "LONGITUDE", "x_lon")
+#: How each horizontal coordinate is recognised: (standard_name, units, usual names).
+_AXES = {
+    "lat": ("latitude", LAT_UNITS, LAT_NAMES),
+    "lon": ("longitude", LON_UNITS, LON_NAMES),
+}
 
 #: Uncompressed bytes per dask chunk when reading a file (about one cube chunk).
 READ_CHUNK_BYTES = 4 * 2**20
@@ -67,8 +72,6 @@ READ_CHUNK_BYTES = 4 * 2**20
 #: by every file xarray holds open, so 40 yearly files could pin 2.5 GB; values are read
 #: once, in order, so a small cache costs nothing.
 CHUNK_CACHE_BYTES = 4 * 2**20
-
-Bbox = tuple[float, float, float, float]
 
 
 # --------------------------------------------------------------------------------------
@@ -91,22 +94,16 @@ def celsius_offset(units: object, where: str) -> float:
     )
 
 
-def _is_lat(var: xr.Variable, name: str) -> bool:
+def _is_axis(var: xr.Variable, name: str, axis: str) -> bool:
+    """Whether ``var`` (called ``name``) is a latitude (``axis="lat"``) or longitude
+    (``"lon"``) coordinate: by its standard_name, else its units, else a usual name."""
+    standard_name, units, names = _AXES[axis]
     attrs = var.attrs
-    if attrs.get("standard_name") == "latitude":
+    if attrs.get("standard_name") == standard_name:
         return True
-    if str(attrs.get("units", "")).strip().lower() in LAT_UNITS:
+    if str(attrs.get("units", "")).strip().lower() in units:
         return True
-    return name in LAT_NAMES
-
-
-def _is_lon(var: xr.Variable, name: str) -> bool:
-    attrs = var.attrs
-    if attrs.get("standard_name") == "longitude":
-        return True
-    if str(attrs.get("units", "")).strip().lower() in LON_UNITS:
-        return True
-    return name in LON_NAMES
+    return name in names
 
 
 def find_sst_variable(ds: xr.Dataset, variable: str | None, where: str) -> str:
@@ -134,15 +131,16 @@ def find_sst_variable(ds: xr.Dataset, variable: str | None, where: str) -> str:
 
 def _find_axis(ds: xr.Dataset, var: xr.DataArray, axis: str, where: str) -> str:
     """Name of the latitude (``axis="lat"``) or longitude coordinate of ``var``."""
-    test = _is_lat if axis == "lat" else _is_lon
     related = list(var.dims) + [str(c) for c in var.coords]
-    candidates = [n for n in related if n in ds.variables and test(ds[n].variable, str(n))]
+    candidates = [
+        n for n in related if n in ds.variables and _is_axis(ds[n].variable, str(n), axis)
+    ]
     if not candidates:
         coordinates = str(var.attrs.get("coordinates", "")).split()
         candidates = [
             n
             for n in coordinates + [str(n) for n in ds.variables]
-            if n in ds.variables and test(ds[n].variable, n)
+            if n in ds.variables and _is_axis(ds[n].variable, n, axis)
         ]
     if not candidates:
         raise SstcastError(
@@ -388,8 +386,6 @@ def open_sst(
     than one file is kept from the first file that has it (the count dropped is logged and
     appended to ``notes``). Files must share one grid.
     """
-    if isinstance(files, (str, Path)):
-        files = [files]
     paths = expand_files(files)
     parts: list[xr.Dataset] = []
     offsets: set[float] = set()

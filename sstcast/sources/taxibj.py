@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -31,6 +30,7 @@ import xarray as xr
 from sstcast.errors import SstcastError
 from sstcast.sources import expand_files, file_format
 from sstcast.utils.io import sha256_file
+from sstcast.utils.provenance import history_line
 
 __all__ = ["WEATHER_CLASSES", "describe_taxibj", "open_taxibj", "read_holidays"]
 
@@ -296,10 +296,10 @@ def open_taxibj(
 
     day_of_week = pd.DatetimeIndex(times).day_of_week.to_numpy().astype(np.int8)
     height, width = flow.shape[2:]
-    history = (
-        f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} sstcast open_taxibj: "
+    history = history_line(
         f"{len(paths)} flow file(s) merged, {negative} negative values clipped, "
-        f"{len(incomplete)} incomplete days"
+        f"{len(incomplete)} incomplete days",
+        tag="open_taxibj",
     )
     ds = xr.Dataset(
         {

@@ -15,12 +15,12 @@ import sstcast.data.splits as splits_mod
 from sstcast.config import SplitConfig
 from sstcast.data.splits import (
     contiguous_runs,
-    infer_frequency,
     min_gap,
     time_splits,
     window_starts,
 )
 from sstcast.errors import SstcastError
+from sstcast.utils.timeaxis import step_offset
 
 
 def test_contiguous_runs_daily_with_missing_days() -> None:
@@ -31,7 +31,7 @@ def test_contiguous_runs_daily_with_missing_days() -> None:
 
 def test_contiguous_runs_monthly() -> None:
     times = pd.date_range("2010-01-01", periods=14, freq="MS").delete(5)
-    assert str(infer_frequency(times).freqstr) == "MS"
+    assert str(step_offset(times).freqstr) == "MS"
     assert contiguous_runs(times) == [(0, 5), (5, 13)]
     assert contiguous_runs(times, "1MS") == [(0, 5), (5, 13)]
 

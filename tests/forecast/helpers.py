@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,27 @@ def assert_same_values(a: np.ndarray, b: np.ndarray) -> None:
     assert a.dtype == np.float32 and b.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert np.array_equal(a, b, equal_nan=True)
+
+
+def _no_download(*args: object, **kwargs: object) -> None:
+    raise OSError("offline test: no standard name table download")
+
+
+def cf_report(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The cf:1.8 JSON report of ``path`` (strict criteria) plus the runner's verdicts."""
+    from compliance_checker.cf import util as cf_util
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    monkeypatch.setattr(cf_util, "download_cf_standard_name_table", _no_download)
+    CheckSuite.load_all_available_checkers()
+    out = tmp_path / "report.json"
+    passed, errors = ComplianceChecker.run_checker(
+        str(path), ["cf:1.8"], 1, "strict", output_filename=str(out), output_format="json"
+    )
+    report = json.loads(out.read_text())["cf:1.8"]
+    report["passed"], report["checker_errors"] = passed, errors
+    return report
+
+
+def cf_failures(results: list[dict]) -> list[str]:
+    return [f"{r['name']}: {r['msgs']}" for r in results if r["value"][0] != r["value"][1]]
