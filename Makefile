@@ -1,4 +1,5 @@
-# sstcast: `make demo` runs the whole journey on the built-in sample, `make test` the tests.
+# sstcast: `make demo` runs the whole journey on the built-in sample (sample, ingest, train,
+# forecast the test year, evaluate, maps), `make test` the tests.
 # Both create .venv on first use (Python >= 3.11 as `python3`, or set PYTHON=...).
 
 PYTHON ?= python3
@@ -20,6 +21,7 @@ demo: install
 	$(BIN)/sstcast sample --out data/sample
 	$(BIN)/sstcast ingest sample_sst
 	$(BIN)/sstcast train --region bohai --max-time 00:00:$(DEMO_MINUTES):00
+	$(BIN)/sstcast forecast --region bohai --lead 10
 
 test: install
 	$(BIN)/ruff check sstcast tests benchmarks

@@ -8,6 +8,8 @@ torch is only imported when a name that needs it is first used::
     cube = sstcast.open_cube("data/cubes/sample_sst_bohai.zarr")
     train = sstcast.WindowDataset(cube, n_in=10, n_out=10, split="train", splits=spec)
     model = sstcast.models.create("convlstm", "default", in_channels=1)
+    made = sstcast.forecast.forecast("runs/bohai/convlstm/<time>", lead=10)
+    ev = sstcast.evaluate(made.path)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "SstcastError": "sstcast.errors",
-    "ConfigError": "sstcast.config",
+    "ConfigError": "sstcast.errors",
     "load_catalog": "sstcast.config",
     "load_pipeline": "sstcast.config",
     "open_cube": "sstcast.cube",
@@ -33,8 +35,25 @@ _LAZY: dict[str, str] = {
     "load_normalizer": "sstcast.data.normalize",
     "fit": "sstcast.training",
     "load_run": "sstcast.runs",
+    "open_run": "sstcast.forecast.rollout",
+    "open_forecast": "sstcast.forecast.schema",
+    "evaluate": "sstcast.verify.evaluate",
 }
-_SUBMODULES = ("config", "cube", "data", "errors", "models", "training", "runs")
+_SUBMODULES = (
+    "config",
+    "cube",
+    "data",
+    "errors",
+    "forecast",
+    "models",
+    "report",
+    "runs",
+    "sample",
+    "tasks",
+    "training",
+    "verify",
+    "workflows",
+)
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

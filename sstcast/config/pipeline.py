@@ -123,6 +123,12 @@ class ScheduleConfig(Strict):
     min_lr: float = Field(1e-5, ge=0)
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     plateau_patience: int = Field(2, ge=0)
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        description="cosine: epochs the decay spans (default trainer.epochs); "
+        "after them the rate stays at min_lr",
+    )
 
 
 _MAX_TIME = re.compile(r"^\d+:\d{1,2}:\d{1,2}:\d{1,2}$")

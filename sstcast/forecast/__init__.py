@@ -1,12 +1,13 @@
 """The forecast file: schema (two layouts, validation, opening, mocks) and its writer.
 
-``sstcast forecast`` writes one CF-1.8 / ACDD-1.3 NetCDF4 file with
+:func:`forecast` (``sstcast forecast``) writes one CF-1.8 / ACDD-1.3 NetCDF4 file with
 :class:`ForecastWriter`; ``sstcast evaluate`` and ``sstcast maps`` read it with
 :func:`open_forecast`, which refuses anything that is not a forecast.
 """
 
 from __future__ import annotations
 
+from sstcast.forecast.run import ForecastResult, forecast
 from sstcast.forecast.schema import (
     DIRECTIONS,
     KINDS,
@@ -31,8 +32,10 @@ __all__ = [
     "SST_KIND",
     "TAXIBJ_KIND",
     "ForecastLayout",
+    "ForecastResult",
     "ForecastWriter",
     "default_space",
+    "forecast",
     "forecast_template",
     "layout_for_kind",
     "layout_for_variable",

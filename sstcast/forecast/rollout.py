@@ -317,11 +317,11 @@ class _FlowRollout:
 
     def space(self) -> dict[str, np.ndarray]:
         ds = self.fc.ds
-        dims = [str(d) for d in self.da.dims[1:]]
-        return {
-            d: (np.asarray(ds[d].values) if d in ds.coords else np.arange(ds.sizes[d]))
-            for d in dims
-        }
+        out = {}
+        for d in (str(d) for d in self.da.dims[1:]):
+            values = np.asarray(ds[d].values) if d in ds.coords else np.arange(ds.sizes[d])
+            out[d] = values if values.dtype.kind in "iuf" else np.array([str(v) for v in values])
+        return out
 
     def _needed(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
         step = self.fc.step.to_timedelta64().astype("timedelta64[ns]")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, RichProgressBar, Timer
+from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 from sstcast.utils.io import write_json
 from sstcast.utils.report import hms
@@ -46,21 +46,32 @@ class RunProgressBar(RichProgressBar):
         return items
 
 
-class EpochBudget(Timer):
-    """``--max-time`` as a budget for this invocation, checked at the end of each epoch.
+class EpochBudget(Callback):
+    """``--max-time`` as a budget for this invocation that the run stays within.
 
-    Lightning's own ``max_time`` stops mid-epoch (a resumed run would then skip the rest of
-    that epoch) and restores the time already spent from the checkpoint (a resumed run
-    would stop at once). Here the run stops at the first epoch end past the budget, so the
-    last checkpoint is a clean epoch boundary and ``--resume`` continues exactly; a resumed
-    run gets a fresh budget.
+    Checked at the end of each epoch: the run stops there when one more epoch, at the pace
+    of the latest one, would end past the budget. So a run never overshoots by an epoch
+    (it ends within the budget unless a single epoch is longer than the budget itself),
+    the last checkpoint is a clean epoch boundary, and ``--resume`` continues exactly;
+    a resumed run gets a fresh budget (nothing of this callback is checkpointed).
     """
 
     def __init__(self, duration: timedelta) -> None:
-        super().__init__(duration=duration, interval="epoch", verbose=False)
+        self.budget = duration.total_seconds()
+        self._start = self._epoch_start = time.monotonic()
+        self.stopped_early = False
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Ignore the time spent before the interruption (see the class docstring)."""
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._start = time.monotonic()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._epoch_start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        now = time.monotonic()
+        if (now - self._start) + (now - self._epoch_start) > self.budget:
+            self.stopped_early = True
+            trainer.should_stop = True
 
 
 class MetricsCSV(Callback):

@@ -244,6 +244,26 @@ def lead_table(rows: list[dict[str, Any]], baselines: dict[str, list[float]] | N
     return "\n".join(lines)
 
 
+def fit_schedule_to_budget(pipe: Pipeline, seconds_per_epoch: float) -> Pipeline:
+    """With ``--max-time`` and a cosine schedule, let the decay span the epochs that fit in
+    the budget at the estimated pace (``schedule.epochs``), so that the learning rate has
+    come down when the budget stops the run instead of being cut off high. Recorded in the
+    run's config.yaml, so a ``--resume`` follows the same schedule (at ``min_lr`` after it)."""
+    budget = parse_max_time(pipe.trainer.max_time)
+    if budget is None or seconds_per_epoch <= 0 or pipe.schedule.name != "cosine":
+        return pipe
+    if pipe.schedule.epochs is not None:
+        return pipe
+    fits = max(1, int(budget.total_seconds() // seconds_per_epoch))
+    if fits >= pipe.trainer.epochs:
+        return pipe
+    log.info(
+        f"note: --max-time {budget} fits about {fits} of the {pipe.trainer.epochs} epochs at the "
+        f"estimated pace; the cosine schedule decays over {fits}"
+    )
+    return pipe.with_overrides({"schedule.epochs": fits})
+
+
 def _earlier_rows(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "metrics.csv"
     return pd.read_csv(path).to_dict("records") if path.exists() else []
@@ -318,6 +338,11 @@ def fit(
     set_env = not os.environ.get(runs.RUN_DIR_ENV)
     if set_env:  # DDP ranks launched later find the same folder
         os.environ[runs.RUN_DIR_ENV] = str(run_dir.resolve())
+    per_epoch = 0.0
+    if rank0:
+        per_epoch = announce_estimate(module, train_loader, val_loader, t, dev, precision, world)
+    if not resumed and world == 1:
+        pipe = fit_schedule_to_budget(pipe, per_epoch)
     record = (
         runs.run_record(pipe, task.name, data, module) if not resumed else runs.read_record(run_dir)
     )
@@ -329,7 +354,6 @@ def fit(
             f"{record['n_train_windows']} training / {record['n_val_windows']} validation "
             f"samples, {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
         )
-        announce_estimate(module, train_loader, val_loader, t, dev, precision, world)
     # -- train -----------------------------------------------------------------------------
     cbs, metrics = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
     L.seed_everything(pipe.seed, workers=True, verbose=False)

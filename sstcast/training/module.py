@@ -214,6 +214,9 @@ class ForecastModule(L.LightningModule):
         optimizer = build_optimizer(self.parameters(), optim)
         total = self.trainer.estimated_stepping_batches
         epochs = max(1, self.trainer.max_epochs or 1)
+        span = schedule.get("epochs")
+        if span and schedule["name"] == "cosine" and math.isfinite(total):
+            total, epochs = total * span / epochs, span  # the decay spans `span` epochs
         self._warmup_steps = warmup_steps(
             schedule, int(total) if math.isfinite(total) else 10**9, epochs
         )

