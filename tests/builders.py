@@ -262,5 +262,3 @@ DAYS = 78000.0 + np.arange(6)  # 2013-07-25 ...
 
 def as_days(times: np.ndarray) -> np.ndarray:
     return (times - EPOCH) / np.timedelta64(1, "D")
-
-

@@ -580,9 +580,10 @@ class FlowScaler(Normalizer):
         return cls(data["min"], data["max"], data.get("external", {}))
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, FlowScaler)
-            and (self.min, self.max, self.external) == (other.min, other.max, other.external)
+        return isinstance(other, FlowScaler) and (self.min, self.max, self.external) == (
+            other.min,
+            other.max,
+            other.external,
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -17,7 +17,6 @@ from tests.forecast.helpers import cf_failures, cf_report
 pytest.importorskip("compliance_checker")
 
 
-
 @pytest.mark.parametrize("kind", ["sst", "taxibj"])
 def test_cf_checker_finds_no_issue(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
