@@ -171,34 +171,43 @@ def validate_cube(ds: xr.Dataset, where: str = "cube") -> None:
                 f"{where}: attribute source_files is not a JSON list of {{path, sha256, size}}"
             ) from None
     _check_time(ds, where)
-    if kind == SST_KIND:
-        for axis in ("lat", "lon"):
-            coord = _require(ds, axis, (axis,), where)
-            if not _is_ascending(coord.values):
-                raise SstcastError(f"{where}: {axis} is not strictly ascending")
-        sst = _require(ds, "sst", ("time", "lat", "lon"), where)
-        if sst.dtype != np.float32:
-            raise SstcastError(f"{where}: sst is {sst.dtype}, expected float32")
-        if sst.attrs.get("units") != "degC":
-            raise SstcastError(
-                f"{where}: sst units are {sst.attrs.get('units')!r}, expected 'degC'"
-            )
-        mask = _require(ds, "mask", ("lat", "lon"), where)
-        if mask.dtype != np.int8:
-            raise SstcastError(f"{where}: mask is {mask.dtype}, expected int8")
-    else:
-        flow = _require(ds, "flow", ("time", "direction", "y", "x"), where)
-        if flow.dtype != np.float32:
-            raise SstcastError(f"{where}: flow is {flow.dtype}, expected float32")
-        names = [str(v) for v in ds["direction"].values] if "direction" in ds.coords else []
-        if names != ["inflow", "outflow"]:
-            raise SstcastError(
-                f"{where}: direction coordinate is {names}, expected ['inflow', 'outflow']"
-            )
-        for name, dims in TAXIBJ_FACTORS.items():
-            _require(ds, name, dims, where)
-        if "slots_per_day" not in ds.attrs:
-            raise SstcastError(f"{where}: missing attribute slots_per_day")
+    _VALIDATORS[kind](ds, where)
+
+
+def _validate_sst(ds: xr.Dataset, where: str) -> None:
+    """The SST cube: ascending lat/lon, float32 ``sst`` in °C, int8 ``mask``."""
+    for axis in ("lat", "lon"):
+        coord = _require(ds, axis, (axis,), where)
+        if not _is_ascending(coord.values):
+            raise SstcastError(f"{where}: {axis} is not strictly ascending")
+    sst = _require(ds, "sst", ("time", "lat", "lon"), where)
+    if sst.dtype != np.float32:
+        raise SstcastError(f"{where}: sst is {sst.dtype}, expected float32")
+    if sst.attrs.get("units") != "degC":
+        raise SstcastError(f"{where}: sst units are {sst.attrs.get('units')!r}, expected 'degC'")
+    mask = _require(ds, "mask", ("lat", "lon"), where)
+    if mask.dtype != np.int8:
+        raise SstcastError(f"{where}: mask is {mask.dtype}, expected int8")
+
+
+def _validate_taxibj(ds: xr.Dataset, where: str) -> None:
+    """The TaxiBJ cube: float32 ``flow`` (time, direction, y, x) and the external factors."""
+    flow = _require(ds, "flow", ("time", "direction", "y", "x"), where)
+    if flow.dtype != np.float32:
+        raise SstcastError(f"{where}: flow is {flow.dtype}, expected float32")
+    names = [str(v) for v in ds["direction"].values] if "direction" in ds.coords else []
+    if names != ["inflow", "outflow"]:
+        raise SstcastError(
+            f"{where}: direction coordinate is {names}, expected ['inflow', 'outflow']"
+        )
+    for name, dims in TAXIBJ_FACTORS.items():
+        _require(ds, name, dims, where)
+    if "slots_per_day" not in ds.attrs:
+        raise SstcastError(f"{where}: missing attribute slots_per_day")
+
+
+#: The schema check of each cube kind (the ``sstcast_kind`` attribute).
+_VALIDATORS = {SST_KIND: _validate_sst, TAXIBJ_KIND: _validate_taxibj}
 
 
 # --------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def draw_maps(
 
     from sstcast.cube import open_cube
     from sstcast.errors import SstcastError
-    from sstcast.forecast.schema import open_forecast
+    from sstcast.forecast.schema import forecast_variable, open_forecast
     from sstcast.report import forecast_maps, lead_time_plot, skill_map
     from sstcast.verify.evaluate import METRICS_SUFFIX
 
@@ -130,7 +130,7 @@ def draw_maps(
     if cube_path:
         try:
             cube_ds = open_cube(cube_path)
-            truth = cube_ds["sst" if "sst" in ds.data_vars else "flow"]
+            truth = cube_ds[forecast_variable(ds, str(path))]
         except SstcastError:
             truth = None
     n_lead = ds.sizes["lead_time"]

@@ -202,12 +202,6 @@ class Pipeline(Strict):
     seed: int = 42
     root: Path = Path(".")
 
-    @model_validator(mode="after")
-    def _check(self) -> Pipeline:
-        if self.task == "sst" and self.data.split is None:
-            raise ValueError("data.split: required for task sst (train/val/test dates)")
-        return self
-
     def cube_path(self, catalog: Catalog | None = None) -> str:
         """The cube this pipeline trains on: ``cube`` (relative to the pipeline file) or,
         without it, where ``sstcast ingest SOURCE --region REGION`` writes it."""

@@ -103,6 +103,10 @@ class ForecastLayout:
     space_dims: tuple[str, ...]
     var_attrs: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    #: Space dims are latitude/longitude (checked ascending, geospatial attributes).
+    geographic: bool = False
+    #: The usual time step (mock forecasts).
+    step: str = "1D"
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -122,6 +126,8 @@ LAYOUTS: dict[str, ForecastLayout] = {
             "coverage_content_type": "modelResult",
         },
         description="sea surface temperature",
+        geographic=True,
+        step="1D",
     ),
     TAXIBJ_KIND: ForecastLayout(
         kind=TAXIBJ_KIND,
@@ -133,6 +139,8 @@ LAYOUTS: dict[str, ForecastLayout] = {
             "coverage_content_type": "modelResult",
         },
         description="TaxiBJ crowd flow",
+        geographic=False,
+        step="30min",
     ),
 }
 
@@ -176,7 +184,7 @@ def default_space(kind: str, shape: Sequence[int]) -> dict[str, np.ndarray]:
     if len(shape) != 2 or min(shape) < 1:
         raise SstcastError(f"forecast grid shape must be (ny, nx) >= 1, got {tuple(shape)}")
     ny, nx = (int(n) for n in shape)
-    if layout.kind == SST_KIND:
+    if layout.geographic:
         return {
             "lat": -10.5 + np.arange(ny, dtype=np.float64),
             "lon": 150.5 + np.arange(nx, dtype=np.float64),
@@ -260,7 +268,7 @@ def mock_forecast(
     replaces the default grid of ``shape`` (see :func:`default_space`).
     """
     layout = layout_for_kind(kind)
-    default_step = np.timedelta64(1, "D") if kind == SST_KIND else np.timedelta64(30, "m")
+    default_step = pd.Timedelta(layout.step).to_timedelta64()
     init_step = default_step if init_step is None else pd.Timedelta(init_step).to_timedelta64()
     lead_step = default_step if lead_step is None else pd.Timedelta(lead_step).to_timedelta64()
     if n_init < 1 or n_lead < 1:
@@ -271,7 +279,7 @@ def mock_forecast(
     ds = forecast_template(kind, init, lead, space, attrs={"title": f"mock {kind} forecast"})
     rng = np.random.default_rng(seed)
     var = ds[layout.variable]
-    if layout.kind == SST_KIND:
+    if layout.geographic:
         lat = np.asarray(space["lat"], dtype=np.float64)
         base = 28.0 - 13.0 * np.abs(np.sin(np.deg2rad(lat)))[:, None]
         base = np.broadcast_to(base, var.shape[2:])
@@ -300,6 +308,11 @@ def _require(ds: xr.Dataset, name: str, dims: tuple[str, ...], where: str) -> xr
     if tuple(var.dims) != dims:
         raise SstcastError(f"{where}: {name!r} has dims {var.dims}, expected {dims}")
     return var
+
+
+def forecast_variable(ds: xr.Dataset, where: str = "forecast") -> str:
+    """The data variable of a forecast Dataset (``sst`` or ``flow``), by its layout."""
+    return _find_layout(ds, where).variable
 
 
 def _find_layout(ds: xr.Dataset, where: str) -> ForecastLayout:
@@ -351,7 +364,7 @@ def validate_forecast(ds: xr.Dataset, where: str = "forecast") -> None:
     expected = init.values.astype("datetime64[ns]")[:, None] + lead.values.astype("m8[ns]")
     if not np.array_equal(valid.values.astype("datetime64[ns]"), expected):
         raise SstcastError(f"{where}: valid_time is not init_time + lead_time")
-    if layout.kind == SST_KIND:
+    if layout.geographic:
         for axis in ("lat", "lon"):
             coord = _require(ds, axis, (axis,), where)
             if not np.issubdtype(coord.dtype, np.number):

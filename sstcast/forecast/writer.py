@@ -64,7 +64,6 @@ from sstcast.forecast.schema import (
     DIRECTIONS,
     FORECAST_DIMS,
     LAYOUTS,
-    SST_KIND,
     TIME_ATTRS,
     ForecastLayout,
     layout_for_variable,
@@ -287,7 +286,7 @@ def _check_layout_space(
         raise SstcastError(
             f"{where}: {layout.variable} needs space dims {layout.space_dims}, got {tuple(space)}"
         )
-    if layout.kind == SST_KIND:
+    if layout.geographic:
         for dim in ("lat", "lon"):
             values = space[dim]
             if values.dtype.kind != "f" and values.dtype.kind not in "iu":

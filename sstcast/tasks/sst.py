@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 from sstcast.config import Pipeline
 from sstcast.data.normalize import Normalizer
 from sstcast.data.windows import WindowDataset, collate_windows, expand_extra
+from sstcast.errors import ConfigError
 from sstcast.tasks.base import TaskData
 from sstcast.verify.baselines import anomaly_persistence, climatology_forecast, persistence
 from sstcast.verify.weights import area_weights
@@ -41,6 +42,11 @@ class SstTask:
         return pipeline.data.n_out
 
     def build_data(self, pipeline: Pipeline, cube_path: str) -> TaskData:
+        if pipeline.data.split is None:
+            raise ConfigError(
+                f"pipeline {pipeline.name!r}: data.split: required for task sst "
+                "(train/val/test dates or fractions)"
+            )
         # Day-of-year planes are broadcast on the device (expand_extra), not on the host.
         train = WindowDataset.from_pipeline(pipeline, "train", cube_path, compact_extra=True)
         val = WindowDataset.from_pipeline(

@@ -34,7 +34,7 @@ from sstcast import runs
 from sstcast.cube import open_cube
 from sstcast.data.normalize import AnomalyNormalizer, Normalizer
 from sstcast.errors import DataError, SstcastError
-from sstcast.forecast.schema import open_forecast
+from sstcast.forecast.schema import forecast_variable, open_forecast
 from sstcast.tasks import SstTask, TaxiBJTask, get_task
 from sstcast.utils.io import atomic_path
 from sstcast.verify import baselines as refs
@@ -360,7 +360,7 @@ def evaluate(
     """Score a forecast file (see the module docstring); writes next to it by default."""
     path = Path(forecast_path)
     ds = open_forecast(path)
-    var = "sst" if "sst" in ds.data_vars else "flow"
+    var = forecast_variable(ds, str(path))
     fc = ds[var].load()
     run_dir = Path(run or ds.attrs.get("run_folder", ""))
     if not run or not (run_dir / "run.json").exists():

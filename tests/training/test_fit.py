@@ -340,3 +340,11 @@ def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
     budget._start = now - 65  # 65 + 40 > 100: it would not
     budget.on_train_epoch_end(trainer, None)
     assert trainer.should_stop is True and budget.stopped_early
+
+
+def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(cube)
+    del data["data"]["split"]
+    with pytest.raises(SstcastError, match="data.split: required for task sst"):
+        fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
+    assert not (tmp_path / "tiny").exists()
