@@ -345,6 +345,6 @@ def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
 def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) -> None:
     data = tiny_pipeline_dict(cube)
     del data["data"]["split"]
-    with pytest.raises(SstcastError, match="data.split: required for task sst"):
+    with pytest.raises(SstcastError, match=r"data\.split: required for task sst"):
         fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
     assert not (tmp_path / "tiny").exists()
