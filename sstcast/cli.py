@@ -187,7 +187,7 @@ def train(
     from sstcast.errors import SstcastError
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
-        fail(f"--device {device!r}: use auto, cpu or cuda")
+        fail(f"--device {device!r}: use auto, cpu or cuda", code=2)
     if pipeline is None and region is None and resume is None:
         fail("give --region NAME (pipelines/NAME.yaml), --pipeline FILE or --resume RUN_DIR")
     try:
@@ -348,6 +348,25 @@ def maps_cmd(
         fail(str(err))
     for p in paths:
         typer.echo(str(p))
+
+
+@app.command(name="models")
+def models_cmd(
+    grid: str = typer.Option("16x20", "--grid", help="grid HxW for the parameter counts"),
+) -> None:
+    """List the model registry: names, presets, one-line summaries, parameter counts."""
+    from sstcast.models.registry import describe
+
+    try:
+        h, w = (int(v) for v in grid.lower().split("x"))
+    except ValueError:
+        fail(f"--grid {grid!r}: expected HxW such as 16x20", code=2)
+    rows = describe((h, w))
+    width = max(len(f"{r['model']}:{r['preset']}") for r in rows)
+    typer.echo(f"{'model:preset':<{width}}  {'params':>10}  summary (parameters on {h}x{w})")
+    for r in rows:
+        n = f"{r['parameters']:,}" if r["parameters"] is not None else "-"
+        typer.echo(f"{r['model'] + ':' + r['preset']:<{width}}  {n:>10}  {r['summary']}")
 
 
 if __name__ == "__main__":

@@ -305,7 +305,13 @@ def use_scheduler(scheduler: Any = None) -> Iterator[None]:
         yield
         return
     if isinstance(scheduler, str):
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SstcastError(
+                f"--scheduler {scheduler}: dask.distributed is not installed "
+                "(pip install 'sstcast[distributed]')"
+            ) from None
 
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT, set_as_default=False)

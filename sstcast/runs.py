@@ -8,6 +8,7 @@ A run lives in ``runs/<pipeline>/<model>/<YYYYmmdd-HHMMSS>/``::
                         runs written before 0.2 have normalizer.json for TaxiBJ: still read)
     version.json        sstcast, torch and lightning versions, git commit
     metrics.csv         one row per epoch: losses, val RMSE per lead, learning rate, time
+    train.log           everything the run logged (with times)
     baselines.json      reference RMSE per lead on the validation windows
     checkpoints/best.ckpt, checkpoints/last.ckpt
 
@@ -43,6 +44,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 NORMALIZER = "normalizer.nc"
+TRAIN_LOG = "train.log"
 LEGACY_SCALER = "normalizer.json"
 
 

@@ -1,7 +1,8 @@
 """The README's journey through the command line, on a short sample: the one slow test.
 
-sample -> ingest -> train -> load the run back, each step a real ``sstcast`` command, from a
-fresh folder holding only a copy of the catalog and a pipeline file.
+sample -> ingest -> train -> forecast (which evaluates and draws maps), each step a real
+``sstcast`` command, from a fresh folder holding only a copy of the catalog and a pipeline
+file; then the files are checked as a user would open them.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 from typer.testing import CliRunner
 
@@ -62,10 +65,37 @@ def test_sample_ingest_train_journey(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     run = load_run(run_dir)
     assert run.pipeline.name == "bohai"
-    x = np.zeros((1, 5, 1, 16, 20), dtype=np.float32)
-    import torch
 
-    with torch.no_grad():
-        extra = torch.zeros(1, 5 + 3, run.model.extra_channels, 16, 20)
-        out = run.model(torch.from_numpy(x), 3, extra=extra)
-    assert out.shape == (1, 3, 1, 16, 20)
+    result = runner.invoke(
+        app, ["forecast", "--region", "bohai", "--lead", "5", "--no-progress", "--map-lead", "1,5"]
+    )
+    assert result.exit_code == 0, result.output
+    fc = xr.open_dataset(run_dir / "forecast.nc")
+    assert fc["sst"].dims == ("init_time", "lead_time", "lat", "lon")
+    assert fc["init_time"].dtype.kind == "M" and fc["lead_time"].dtype.kind == "m"
+    assert fc.sizes["lead_time"] == 5 and fc.sizes["init_time"] > 20
+    assert fc["init_time"].values[0] >= np.datetime64("2010-11-15")
+    ocean = cube["mask"].values == 1
+    assert np.isfinite(fc["sst"].values[..., ocean]).all()
+    assert np.isnan(fc["sst"].values[..., ~ocean]).all()
+
+    metrics = xr.open_dataset(run_dir / "forecast_metrics.nc")
+    models = list(metrics["model"].values)
+    assert models == ["convlstm", "persistence", "climatology", "anomaly_persistence", "bound"]
+    rmse = metrics["value"].sel(metric="rmse")
+    assert np.isfinite(rmse).all() and float(rmse.max()) < 5 and float(rmse.min()) > 0.01
+    bound = rmse.sel(model="bound").values
+    assert (bound <= rmse.sel(model="persistence").values + 1e-6).all()  # the bound is the best
+    assert "gain captured" in result.stdout and "bound" in result.stdout
+
+    pngs = sorted((run_dir / "forecast_maps").glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "lead_time_skill.png",
+        f"map_sst_init{str(fc['init_time'].values[0])[:10].replace('-', '')}_lead01d.png",
+        f"map_sst_init{str(fc['init_time'].values[0])[:10].replace('-', '')}_lead05d.png",
+        "skill_map_vs_anomaly_persistence.png",
+    ]
+    for png in pngs:
+        image = plt.imread(png)
+        assert image.shape[0] > 300 and image.std() > 0.05, png  # not blank
+        assert str(png) in result.stdout

@@ -82,3 +82,36 @@ def create(name: str, preset: str = "default", **config: Any) -> nn.Module:
         return entry.builder(**kwargs)
     except TypeError as err:
         raise TypeError(f"bad configuration for model {name!r}: {err}") from None
+
+
+def describe(
+    grid: tuple[int, int] = (16, 20), in_channels: int = 1, extra_channels: int = 3
+) -> list[dict[str, Any]]:
+    """Every model and preset with its summary and parameter count on ``grid``: the table
+    ``sstcast models`` prints. Sequence models get ``in_channels`` and ``extra_channels``
+    (the default Bohai pipeline: SST plus mask/lat/lon); ST-ResNet the TaxiBJ layout."""
+    rows = []
+    for name in available():
+        entry = get_entry(name)
+        for preset in entry.presets:
+            if entry.kind == "sequence":
+                kwargs: dict[str, Any] = {
+                    "in_channels": in_channels,
+                    "extra_channels": extra_channels,
+                }
+            else:
+                kwargs = {"height": grid[0], "width": grid[1]}
+            try:
+                n = sum(p.numel() for p in create(name, preset, **kwargs).parameters())
+            except (TypeError, ValueError, KeyError):
+                n = None
+            rows.append(
+                {
+                    "model": name,
+                    "preset": preset,
+                    "kind": entry.kind,
+                    "parameters": n,
+                    "summary": entry.summary,
+                }
+            )
+    return rows

@@ -40,6 +40,7 @@ from sstcast.training.hardware import (
 )
 from sstcast.training.loaders import make_loaders
 from sstcast.training.module import ForecastModule
+from sstcast.utils.report import run_log
 
 log = logging.getLogger(__name__)
 
@@ -302,98 +303,116 @@ def fit(
     Problems with the files or options raise :class:`SstcastError` with a one-line message;
     progress is logged to the ``sstcast`` logger.
     """
-    named = {
-        "model.name": model,
-        "model.preset": preset,
-        "trainer.epochs": epochs,
-        "trainer.batch_size": batch_size,
-        "trainer.max_time": max_time,
-        "trainer.device": device,
-        "trainer.devices": devices,
-        "trainer.strategy": strategy,
-        "trainer.num_nodes": num_nodes,
-    }
-    changes = {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}
-    # -- resolve ---------------------------------------------------------------------------
-    pipe, run_dir, ckpt_path = resolve_pipeline(pipeline, region, resume, changes)
-    task = get_task(pipe)
-    check_model(task, pipe.model.name, pipe.model.preset)
-    cube_path = resolve_cube(pipe, catalog)
-    pipe = pipe.with_overrides({"cube": cube_path})
-    # -- build -----------------------------------------------------------------------------
-    data = task.build_data(pipe, cube_path)
-    module = build_module(task, pipe, data)
-    if ckpt_path is not None:  # a clear line before Lightning's own loading
-        saved = runs.checkpoint_signature(runs.read_checkpoint(ckpt_path))
-        runs.check_signature(saved, data.signature, ckpt_path)
-    t = pipe.trainer
-    dev = select_device(t.device)
-    precision = select_precision(t.precision, dev)
-    world = t.devices * t.num_nodes
-    train_loader, val_loader = make_loaders(task, data, pipe, world > 1, pin_memory=dev == "cuda")
-    rank0 = rank_zero_only.rank == 0
-    resumed = run_dir is not None
-    if run_dir is None:
-        run_dir = runs.create_run_dir(out, pipe.name, pipe.model.name)
-    set_env = not os.environ.get(runs.RUN_DIR_ENV)
-    if set_env:  # DDP ranks launched later find the same folder
-        os.environ[runs.RUN_DIR_ENV] = str(run_dir.resolve())
-    per_epoch = 0.0
-    if rank0:
-        per_epoch = announce_estimate(module, train_loader, val_loader, t, dev, precision, world)
-    if not resumed and world == 1:
-        pipe = fit_schedule_to_budget(pipe, per_epoch)
-    record = (
-        runs.run_record(pipe, task.name, data, module) if not resumed else runs.read_record(run_dir)
-    )
-    if rank0:
-        if not resumed:
-            runs.write_run_files(run_dir, pipe, record, data.normalizer)
-        log.info(
-            f"run {run_dir}: {pipe.model.name} ({record['n_parameters']:,} parameters), "
-            f"{record['n_train_windows']} training / {record['n_val_windows']} validation "
-            f"samples, {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
+    with run_log() as to_file:  # everything logged also goes to the run's train.log
+        named = {
+            "model.name": model,
+            "model.preset": preset,
+            "trainer.epochs": epochs,
+            "trainer.batch_size": batch_size,
+            "trainer.max_time": max_time,
+            "trainer.device": device,
+            "trainer.devices": devices,
+            "trainer.strategy": strategy,
+            "trainer.num_nodes": num_nodes,
+        }
+        changes = {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}
+        # -- resolve ---------------------------------------------------------------------------
+        pipe, run_dir, ckpt_path = resolve_pipeline(pipeline, region, resume, changes)
+        task = get_task(pipe)
+        check_model(task, pipe.model.name, pipe.model.preset)
+        cube_path = resolve_cube(pipe, catalog)
+        pipe = pipe.with_overrides({"cube": cube_path})
+        # -- build -----------------------------------------------------------------------------
+        data = task.build_data(pipe, cube_path)
+        module = build_module(task, pipe, data)
+        if ckpt_path is not None:  # a clear line before Lightning's own loading
+            saved = runs.checkpoint_signature(runs.read_checkpoint(ckpt_path))
+            runs.check_signature(saved, data.signature, ckpt_path)
+        t = pipe.trainer
+        dev = select_device(t.device)
+        precision = select_precision(t.precision, dev)
+        world = t.devices * t.num_nodes
+        train_loader, val_loader = make_loaders(
+            task, data, pipe, world > 1, pin_memory=dev == "cuda"
         )
-    # -- train -----------------------------------------------------------------------------
-    cbs, metrics = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
-    L.seed_everything(pipe.seed, workers=True, verbose=False)
-    trainer = build_trainer(pipe, dev, precision, cbs, run_dir, progress)
-    try:
-        with quiet_lightning():
-            trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
-    finally:
-        if set_env:
-            os.environ.pop(runs.RUN_DIR_ENV, None)
-    # -- summarise ---------------------------------------------------------------------------
-    ckpt_cb = trainer.checkpoint_callback
-    best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
-    last = run_dir / runs.CHECKPOINT_DIR / runs.LAST
-    score = ckpt_cb.best_model_score if ckpt_cb else None
-    best_rmse = float(score) if score is not None else None
-    baselines = module.baselines or record.get("baselines")
-    if rank0:
-        record.update(
-            best_val_rmse=best_rmse,
-            epochs_completed=trainer.current_epoch,
-            global_step=trainer.global_step,
-            baselines=baselines,
-        )
-        runs.write_record(run_dir, record)
-        if best_rmse is not None:
+        rank0 = rank_zero_only.rank == 0
+        resumed = run_dir is not None
+        if run_dir is None:
+            run_dir = runs.create_run_dir(out, pipe.name, pipe.model.name)
+        set_env = not os.environ.get(runs.RUN_DIR_ENV)
+        if set_env:  # DDP ranks launched later find the same folder
+            os.environ[runs.RUN_DIR_ENV] = str(run_dir.resolve())
+        per_epoch = 0.0
+        if rank0:
+            to_file(run_dir / runs.TRAIN_LOG)
+            n_params = sum(p.numel() for p in module.model.parameters())
             log.info(
-                f"best val RMSE {best_rmse:.4f} {data.info.get('units', '')} after "
-                f"{trainer.current_epoch} epochs; run: {run_dir}"
+                f"run {run_dir}: {pipe.model.name} ({n_params:,} parameters), "
+                f"{data.info['n_train_windows']} training / {data.info['n_val_windows']} validation "
+                f"samples, {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
             )
-            rows = _earlier_rows(run_dir) if resumed else metrics.rows
-            table = lead_table(rows, baselines)
-            if table:
-                log.info(table)
-    return FitResult(
-        run_dir=run_dir,
-        best_checkpoint=best if best is not None and best.exists() else None,
-        last_checkpoint=last if last.exists() else None,
-        best_val_rmse=best_rmse,
-        epochs=trainer.current_epoch,
-        baselines=baselines,
-        rank=trainer.global_rank,
-    )
+            per_epoch = announce_estimate(
+                module, train_loader, val_loader, t, dev, precision, world
+            )
+        if not resumed and world == 1:
+            pipe = fit_schedule_to_budget(pipe, per_epoch)
+        record = (
+            runs.run_record(pipe, task.name, data, module)
+            if not resumed
+            else runs.read_record(run_dir)
+        )
+        if rank0 and not resumed:
+            runs.write_run_files(run_dir, pipe, record, data.normalizer)
+        # -- train -----------------------------------------------------------------------------
+        cbs, metrics = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
+        L.seed_everything(pipe.seed, workers=True, verbose=False)
+        trainer = build_trainer(pipe, dev, precision, cbs, run_dir, progress)
+        try:
+            with quiet_lightning():
+                trainer.fit(
+                    module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True
+                )
+        except ValueError as err:
+            if ckpt_path is not None and "parameter group" in str(err):
+                raise SstcastError(
+                    f"{ckpt_path}: written by an older sstcast (one optimiser parameter group, "
+                    "weight decay on every parameter); it loads for forecasting but cannot be "
+                    "resumed — start a new run"
+                ) from None
+            raise
+        finally:
+            if set_env:
+                os.environ.pop(runs.RUN_DIR_ENV, None)
+        # -- summarise ---------------------------------------------------------------------------
+        ckpt_cb = trainer.checkpoint_callback
+        best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
+        last = run_dir / runs.CHECKPOINT_DIR / runs.LAST
+        score = ckpt_cb.best_model_score if ckpt_cb else None
+        best_rmse = float(score) if score is not None else None
+        baselines = module.baselines or record.get("baselines")
+        if rank0:
+            record.update(
+                best_val_rmse=best_rmse,
+                epochs_completed=trainer.current_epoch,
+                global_step=trainer.global_step,
+                baselines=baselines,
+            )
+            runs.write_record(run_dir, record)
+            if best_rmse is not None:
+                log.info(
+                    f"best val RMSE {best_rmse:.4f} {data.info.get('units', '')} after "
+                    f"{trainer.current_epoch} epochs; run: {run_dir}"
+                )
+                rows = _earlier_rows(run_dir) if resumed else metrics.rows
+                table = lead_table(rows, baselines)
+                if table:
+                    log.info(table)
+        return FitResult(
+            run_dir=run_dir,
+            best_checkpoint=best if best is not None and best.exists() else None,
+            last_checkpoint=last if last.exists() else None,
+            best_val_rmse=best_rmse,
+            epochs=trainer.current_epoch,
+            baselines=baselines,
+            rank=trainer.global_rank,
+        )

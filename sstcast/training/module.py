@@ -211,7 +211,7 @@ class ForecastModule(L.LightningModule):
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         optim, schedule = self.hparams.optim, self.hparams.schedule
-        optimizer = build_optimizer(self.parameters(), optim)
+        optimizer = build_optimizer(self.named_parameters(), optim)
         total = self.trainer.estimated_stepping_batches
         epochs = max(1, self.trainer.max_epochs or 1)
         span = schedule.get("epochs")

@@ -8,7 +8,10 @@ text is shown as given: no markup is interpreted in messages).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -76,3 +79,44 @@ def hms(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+class _Buffer(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def run_log() -> Iterator[Callable[[Path], None]]:
+    """Keep sstcast's log records of a command and, once its output folder is known, write
+    them (and every later one) to a file there: ``with run_log() as to_file: ...;
+    to_file(run_dir / "train.log")``. Info records are kept even when the caller shows only
+    warnings."""
+    logger = logging.getLogger(ROOT)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    buffer = _Buffer()
+    logger.addHandler(buffer)
+    handlers: list[logging.Handler] = [buffer]
+
+    def to_file(path: Path) -> None:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        for record in buffer.records:
+            handler.emit(record)
+        logger.removeHandler(buffer)
+        logger.addHandler(handler)
+        handlers.append(handler)
+
+    try:
+        yield to_file
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(level)

@@ -147,8 +147,12 @@ def test_nan_loss_stops_with_the_step(cube: Path, tmp_path: Path) -> None:
 def test_time_estimate_is_printed(cube: Path, tmp_path: Path, caplog) -> None:
     data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
     with caplog.at_level("INFO", logger="sstcast"):
-        fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
+        result = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
     lines = [r.getMessage() for r in caplog.records]
+    # everything the run logged is in its train.log too, the early notes included
+    log = (result.run_dir / "train.log").read_text()
+    assert "estimated time per epoch" in log and "best val RMSE" in log
+    assert f"run {result.run_dir}" in log
     assert any(line.startswith("estimated time per epoch: ") for line in lines)
     assert any("2 batches of 16" in line for line in lines)
 
@@ -348,3 +352,17 @@ def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) 
     with pytest.raises(SstcastError, match=r"data\.split: required for task sst"):
         fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
     assert not (tmp_path / "tiny").exists()
+
+
+def test_no_weight_decay_on_biases_norms_and_position_tables() -> None:
+    from sstcast.training.optim import build_optimizer
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.LayerNorm(4))
+    model.register_parameter("relative_position_bias_table", torch.nn.Parameter(torch.zeros(5, 2)))
+    opt = build_optimizer(
+        model.named_parameters(), {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05}
+    )
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 0.05 and plain["weight_decay"] == 0.0
+    assert [tuple(p.shape) for p in decayed["params"]] == [(4, 2, 3, 3)]
+    assert len(plain["params"]) == 4  # conv bias, norm weight and bias, the position table
