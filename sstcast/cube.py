@@ -133,13 +133,20 @@ def _is_ascending(values: np.ndarray) -> bool:
     return values.size < 2 or bool(np.all(np.diff(values) > 0))
 
 
-def _require(ds: xr.Dataset, name: str, dims: tuple[str, ...], where: str) -> xr.DataArray:
+def require_variable(
+    ds: xr.Dataset, name: str, dims: tuple[str, ...], where: str, missing: str = "missing variable"
+) -> xr.DataArray:
+    """``ds[name]`` when it exists with exactly ``dims``; a one-line error naming ``where``
+    otherwise (shared by the cube and forecast-file schema checks)."""
     if name not in ds.variables:
-        raise SstcastError(f"{where}: missing variable {name!r}")
+        raise SstcastError(f"{where}: {missing} {name!r}")
     var = ds[name]
     if tuple(var.dims) != dims:
         raise SstcastError(f"{where}: variable {name!r} has dims {var.dims}, expected {dims}")
     return var
+
+
+_require = require_variable
 
 
 def _check_time(ds: xr.Dataset, where: str) -> None:

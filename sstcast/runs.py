@@ -33,8 +33,8 @@ from sstcast.config import ConfigError, Pipeline, load_pipeline, save_pipeline
 from sstcast.data.normalize import FlowScaler, Normalizer
 from sstcast.data.normalize import load_normalizer as _load_normalizer_file
 from sstcast.errors import SstcastError
+from sstcast.utils.io import atomic_path, sha256_file, write_json
 from sstcast.utils.io import read_json as _read_json
-from sstcast.utils.io import sha256_file, write_json
 
 RUN_DIR_ENV = "SSTCAST_RUN_DIR"
 """When set, :func:`create_run_dir` uses this folder (DDP ranks and multi-node launchers
@@ -174,6 +174,21 @@ def load_normalizer(run_dir: str | Path) -> Normalizer:
     if not (run_dir / NORMALIZER).exists() and (run_dir / LEGACY_SCALER).exists():
         return FlowScaler.from_dict(read_json(run_dir / LEGACY_SCALER))
     return _load_normalizer_file(run_dir / NORMALIZER)
+
+
+def truncate_metrics(run_dir: str | Path, last_epoch: int) -> None:
+    """Drop the ``metrics.csv`` rows after ``last_epoch`` (those a resume will redo), so a
+    resumed run never has two rows for one epoch."""
+    import pandas as pd
+
+    path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return
+    rows = pd.read_csv(path)
+    kept = rows[rows["epoch"] <= last_epoch]
+    if len(kept) != len(rows):
+        with atomic_path(path) as tmp:
+            kept.to_csv(tmp, index=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ each function wires stage objects together and returns what it made.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sstcast.config import Catalog, find_catalog
+
+log = logging.getLogger(__name__)
 
 
 def ingest(
@@ -61,6 +64,7 @@ class Journey:
         elif not fc.verifiable:
             lines.append("not verified: no valid time is in the cube yet (an operational forecast)")
         lines.append(f"forecast: {fc.path} ({fc.n_inits} inits × {len(fc.lead_time)} leads)")
+        lines += [f"note:     {n}" for n in fc.notes]
         if self.evaluation is not None:
             lines.append(f"metrics:  {self.evaluation.netcdf}")
             lines.append(f"metrics:  {self.evaluation.csv}")
@@ -95,7 +99,7 @@ def forecast_verify_map(
         seconds["evaluate"] = time.perf_counter() - start
     if maps:
         start = time.perf_counter()
-        metrics = journey.evaluation.netcdf if journey.evaluation is not None else None
+        metrics = journey.evaluation.netcdf if journey.evaluation is not None else False
         journey.figures = draw_maps(
             made.path, leads=map_leads, cube=options.get("cube"), metrics=metrics
         )
@@ -109,11 +113,13 @@ def draw_maps(
     inits: Sequence[str] | None = None,
     leads: Sequence[int] | None = None,
     cube: str | Path | None = None,
-    metrics: str | Path | None = None,
+    metrics: str | Path | bool | None = None,
     out_dir: str | Path | None = None,
 ) -> list[Path]:
     """``sstcast maps``: forecast/observed/error maps for the chosen inits and leads, and —
-    when the forecast has been evaluated — the lead-time plot and the skill map."""
+    when the forecast has been evaluated — the lead-time plot and the skill map. ``metrics``:
+    the metrics file, None for the one beside the forecast (used only when it was computed
+    from this very file), False for none."""
     import xarray as xr
 
     from sstcast.cube import open_cube
@@ -131,16 +137,24 @@ def draw_maps(
         try:
             cube_ds = open_cube(cube_path)
             truth = cube_ds[forecast_variable(ds, str(path))]
-        except SstcastError:
+        except SstcastError as err:
+            log.warning(f"maps without observations: {err}")
             truth = None
     n_lead = ds.sizes["lead_time"]
     leads = [k for k in (leads or [1, 5, 10]) if k <= n_lead] or [n_lead]
     model = str(ds.attrs.get("model", "model"))
     figures = forecast_maps(ds, truth, out, inits=inits, leads=leads, model=model)
-    metrics_path = Path(metrics) if metrics else path.parent / f"{path.stem}{METRICS_SUFFIX}.nc"
-    if metrics_path.exists():
-        with xr.open_dataset(metrics_path) as m:
-            m = m.load()
+    beside = path.parent / f"{path.stem}{METRICS_SUFFIX}.nc"
+    metrics_path = None if metrics is False else Path(metrics) if metrics else beside
+    m = None
+    if metrics_path is not None and metrics_path.exists():
+        with xr.open_dataset(metrics_path) as opened:
+            m = opened.load()
+        fresh = metrics_path.stat().st_mtime >= path.stat().st_mtime
+        if m.attrs.get("forecast") != str(path.resolve()) or not fresh:
+            log.info(f"note: {metrics_path} is not from this forecast; no skill plots drawn")
+            m = None
+    if m is not None:
         figures.append(lead_time_plot(m, out / "lead_time_skill.png"))
         if "cell_rmse_model" in m and "cell_rmse_anomaly_persistence" in m:
             figures.append(

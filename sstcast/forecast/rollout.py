@@ -160,6 +160,14 @@ class ModelForecaster:
                 f"cube {cube or run.cube}: grid {grid} differs from the run's "
                 f"{run.record['signature']['grid']}"
             )
+        for dim, values in run.normalizer.field_coords.items():
+            if dim in self.ds.coords and np.issubdtype(np.asarray(values).dtype, np.number):
+                here = np.asarray(self.ds[dim].values, dtype=np.float64)
+                if here.shape != np.shape(values) or not np.allclose(here, values, atol=1e-4):
+                    raise DataError(
+                        f"cube {cube or run.cube}: its {dim} differs from the grid the run was "
+                        "trained on (same shape, another region?)"
+                    )
         self.times = pd.DatetimeIndex(self.ds["time"].values).as_unit("ns")
         self.step = cube_step(self.times, self.ds.attrs.get("frequency"))
         self.batch_size = int(batch_size)
@@ -259,6 +267,10 @@ class _SstRollout:
 
     def space(self) -> dict[str, np.ndarray]:
         return {d: np.asarray(self.fc.ds[d].values) for d in self.spatial_dims}
+
+    def first_split_init(self, first: pd.Timestamp) -> pd.Timestamp:
+        """SST windows lie inside a split: the first init has all its inputs in it."""
+        return first + (self.n_in - 1) * self.fc.step
 
     def input_times(self, inits: np.ndarray) -> np.ndarray:
         back = np.arange(self.n_in - 1, -1, -1) * self.fc.step.to_timedelta64()
@@ -378,7 +390,7 @@ class _FlowRollout:
                 "xt": torch.from_numpy(xt.reshape(b, -1, *xt.shape[-2:])),
             }
             if self.ext_dim:
-                batch["ext"] = torch.from_numpy(self._external(target))
+                batch["ext"] = torch.from_numpy(self._external(target, inits))
             batch = {k: v.to(fc.device) for k, v in batch.items()}
             z = run.task.forward(run.model, batch, 1, 0.0)[:, 0].float().cpu().numpy()
             for i in range(b):
@@ -393,19 +405,21 @@ class _FlowRollout:
             bad = pd.Timestamp(inits[np.flatnonzero(~found.all(axis=1))[0]])
             raise DataError(f"init {bad:%Y-%m-%d %H:%M}: period/trend frames are not in the cube")
 
-    def _external(self, target: np.ndarray) -> np.ndarray:
-        """The 28 external factors of each target slot, as STResNetDataset builds them:
-        day of week, weekday, holiday of the target; weather, temperature and wind of the
-        slot before it, taken from the data (scaled with the training ranges)."""
+    def _external(self, target: np.ndarray, inits: np.ndarray) -> np.ndarray:
+        """The 28 external factors of each target slot, as STResNetDataset builds them: day
+        of week and weekday of the target, its holiday flag (from the data; 0 past the
+        cube's end), and the weather, temperature and wind of the slot before it — for leads
+        past the first the last *observed* ones, at the init, carried forward: nothing the
+        forecaster could not know at init time is used."""
         ds, run = self.fc.ds, self.fc.run
         step = self.fc.step.to_timedelta64().astype("timedelta64[ns]")
+        known = np.minimum(target - step, inits)
+        idx_p = self.fc.times.get_indexer(known)
         idx_t = self.fc.times.get_indexer(target)
-        idx_p = self.fc.times.get_indexer(target - step)
-        if (idx_p < 0).any():
-            raise DataError("TaxiBJ forecast: external factors missing for a target slot")
-        idx_t = np.where(idx_t < 0, idx_p, idx_t)
         dow = pd.DatetimeIndex(target).day_of_week.to_numpy()
-        holiday = np.asarray(ds["holiday"].values)[idx_t].astype(np.float32)
+        holiday = np.where(
+            idx_t >= 0, np.asarray(ds["holiday"].values)[np.maximum(idx_t, 0)], 0
+        ).astype(np.float32)
         weather = np.asarray(ds["weather"].values)[idx_p].astype(np.float32)
         temp = np.asarray(ds["temperature"].values, np.float64)[idx_p]
         wind = np.asarray(ds["wind_speed"].values, np.float64)[idx_p]
@@ -420,6 +434,10 @@ class _FlowRollout:
             ],
             axis=1,
         ).astype(np.float32)
+
+    def first_split_init(self, first: pd.Timestamp) -> pd.Timestamp:
+        """TaxiBJ splits by the target's day: the first init is the slot before it."""
+        return first - self.fc.step
 
 
 #: How each task's model is rolled out from an init (by task class).

@@ -74,9 +74,11 @@ def _period_bounds(text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         first, last = (pd.Timestamp(p.strip()) for p in text.split(":", 1))
     except ValueError:
+        first = last = pd.NaT
+    if pd.isna(first) or pd.isna(last):
         raise SstcastError(
             f"--period {text!r}: use test, val, train or FIRST:LAST dates (2021-01-01:2021-06-30)"
-        ) from None
+        )
     if last < first:
         raise SstcastError(f"--period {text!r}: the last date is before the first")
     return first, last
@@ -114,9 +116,8 @@ def select_inits(
     period = period or "test"
     if period in SPLIT_NAMES:
         first, last = _split_period(fc.run, period)
-        n_in = max(fc.run.n_in, 1)
-        step = fc.step
-        candidates = times[(times >= first + (n_in - 1) * step) & (times <= last - n_lead * step)]
+        start = fc.impl.first_split_init(first)
+        candidates = times[(times >= start) & (times <= last - n_lead * fc.step)]
     else:
         first, last = _period_bounds(period)
         candidates = times[(times >= first) & (times <= last)]
@@ -127,9 +128,15 @@ def select_inits(
         )
     needed = fc.impl.input_times(np.asarray(candidates.values, "datetime64[ns]"))
     found = times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
-    keep = candidates[found.all(axis=1)]
+    ok = found.all(axis=1)
+    keep = candidates[ok]
     if len(keep) == 0:
         raise DataError(f"--period {period}: no init in it has all its inputs in the cube")
+    if not ok.all():
+        log.info(
+            f"note: --period {period}: {int((~ok).sum())} init(s) without all their inputs in "
+            f"the cube are left out (the first: {candidates[~ok][0]:%Y-%m-%d %H:%M})"
+        )
     return np.asarray(keep.values, "datetime64[ns]")
 
 
@@ -170,7 +177,7 @@ def provenance(run: TrainedRun, fc: ModelForecaster, n_lead: int) -> dict[str, A
         "cube_region": fc.ds.attrs.get("region"),
         "cube_sources": fc.ds.attrs.get("source_files"),
         "normalization": run.normalizer.kind,
-        "n_in": run.n_in,
+        "n_in": run.n_in or None,
         "trained_lead_steps": run.n_out,
         "trained_horizon": str(horizon),
         "time_step": str(fc.step),

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sstcast.cube import require_variable
 from sstcast.errors import SstcastError
 
 __all__ = [
@@ -302,12 +303,9 @@ def _is_increasing(values: np.ndarray) -> bool:
 
 
 def _require(ds: xr.Dataset, name: str, dims: tuple[str, ...], where: str) -> xr.DataArray:
-    if name not in ds.variables:
-        raise SstcastError(f"{where}: not a forecast: missing variable or coordinate {name!r}")
-    var = ds[name]
-    if tuple(var.dims) != dims:
-        raise SstcastError(f"{where}: {name!r} has dims {var.dims}, expected {dims}")
-    return var
+    return require_variable(
+        ds, name, dims, where, missing="not a forecast: missing variable or coordinate"
+    )
 
 
 def forecast_variable(ds: xr.Dataset, where: str = "forecast") -> str:

@@ -4,13 +4,14 @@ budget, the per-epoch metrics table and the reference scores file."""
 from __future__ import annotations
 
 import csv
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, RichProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from sstcast.utils.io import write_json
 from sstcast.utils.report import hms
@@ -44,6 +45,58 @@ class RunProgressBar(RichProgressBar):
         left = remaining * (time.monotonic() - self._start) / done
         items["run ETA"] = hms(max(0.0, left))
         return items
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """``best.ckpt`` by ``val_rmse``, and ``last.ckpt`` at the end of *every* epoch.
+
+    Lightning's own "last" is written together with the top-k check at validation end; here
+    it is written after the epoch is complete (``on_train_epoch_end``, also when the budget
+    or early stopping ends the run), so a kill or a ``--max-time`` stop always leaves the
+    state of the latest finished epoch and a resume redoes nothing. The best score is
+    restored on resume even when the run folder was copied or moved (Lightning drops it
+    when the checkpoint's folder differs, and a worse epoch would then overwrite best.ckpt).
+    """
+
+    def __init__(self, dirpath: Path) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="best",
+            monitor="val_rmse",
+            mode="min",
+            save_top_k=1,
+            save_last=False,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, module)
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        path = Path(self.dirpath) / "last.ckpt"
+        tmp = path.with_name(".last.ckpt.tmp")
+        self.last_model_path = str(path)
+        trainer.save_checkpoint(tmp)  # written by rank 0 only
+        if trainer.is_global_zero:
+            os.replace(tmp, path)  # a kill never leaves half a last.ckpt
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved_dir = state_dict.get("dirpath", self.dirpath)
+        state = dict(state_dict)
+        if saved_dir != self.dirpath:  # a moved or copied run folder: the same files here
+            here = Path(self.dirpath)
+
+            def moved(path: Any) -> Any:
+                return str(here / Path(path).name) if path else path
+
+            state["dirpath"] = self.dirpath
+            for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+                if key in state:
+                    state[key] = moved(state[key])
+            if "best_k_models" in state:
+                state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
+        super().load_state_dict(state)
 
 
 class EpochBudget(Callback):

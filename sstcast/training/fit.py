@@ -16,7 +16,7 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.utilities import rank_zero_only
 
 from sstcast import runs
@@ -30,7 +30,13 @@ from sstcast.config import (
 from sstcast.config import resolve_cube as _resolve_cube
 from sstcast.errors import SstcastError
 from sstcast.tasks import Task, TaskData, get_task
-from sstcast.training.callbacks import BaselinesJSON, EpochBudget, MetricsCSV, RunProgressBar
+from sstcast.training.callbacks import (
+    BaselinesJSON,
+    EpochBudget,
+    MetricsCSV,
+    RunCheckpoint,
+    RunProgressBar,
+)
 from sstcast.training.estimate import announce_estimate
 from sstcast.training.hardware import (
     quiet_lightning,
@@ -160,17 +166,8 @@ def build_callbacks(
     t = pipe.trainer
     metrics = MetricsCSV(run_dir / "metrics.csv")
     cbs: list[Callback] = [
-        ModelCheckpoint(
-            dirpath=run_dir / runs.CHECKPOINT_DIR,
-            filename="best",
-            monitor="val_rmse",
-            mode="min",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
-            enable_version_counter=False,
-        ),
-        metrics,
+        metrics,  # the epoch's row first, then its checkpoint
+        RunCheckpoint(run_dir / runs.CHECKPOINT_DIR),
         BaselinesJSON(run_dir / "baselines.json"),
     ]
     if t.early_stopping_patience:
@@ -326,8 +323,10 @@ def fit(
         data = task.build_data(pipe, cube_path)
         module = build_module(task, pipe, data)
         if ckpt_path is not None:  # a clear line before Lightning's own loading
-            saved = runs.checkpoint_signature(runs.read_checkpoint(ckpt_path))
-            runs.check_signature(saved, data.signature, ckpt_path)
+            ckpt = runs.read_checkpoint(ckpt_path)
+            runs.check_signature(runs.checkpoint_signature(ckpt), data.signature, ckpt_path)
+            if rank_zero_only.rank == 0:
+                runs.truncate_metrics(run_dir, int(ckpt.get("epoch", -1)))
         t = pipe.trainer
         dev = select_device(t.device)
         precision = select_precision(t.precision, dev)
@@ -356,6 +355,7 @@ def fit(
             )
         if not resumed and world == 1:
             pipe = fit_schedule_to_budget(pipe, per_epoch)
+            module.hparams["schedule"] = pipe.schedule.model_dump(mode="json")
         record = (
             runs.run_record(pipe, task.name, data, module)
             if not resumed

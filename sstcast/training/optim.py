@@ -10,13 +10,35 @@ import torch
 
 from sstcast.errors import SstcastError
 
+NO_DECAY_NAMES = ("relative_position", "pos_embed", "offset_scale")
+
+
+def param_groups(
+    named: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: float
+) -> list[dict[str, Any]]:
+    """Two parameter groups as timm builds them: weights with ``weight_decay``; biases,
+    norm scales (every 0-D/1-D parameter) and position tables without decay."""
+    decay, no_decay = [], []
+    for name, p in named:
+        if not p.requires_grad:
+            continue
+        if p.ndim <= 1 or any(key in name for key in NO_DECAY_NAMES):
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
 
 def build_optimizer(
-    params: Iterable[torch.nn.Parameter], cfg: dict[str, Any]
+    named: Iterable[tuple[str, torch.nn.Parameter]], cfg: dict[str, Any]
 ) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (with momentum) at ``cfg["lr"]`` and ``cfg["weight_decay"]``."""
-    params = [p for p in params if p.requires_grad]
+    """Adam, AdamW or SGD (with momentum) at ``cfg["lr"]``, weight decay on weights only
+    (:func:`param_groups`)."""
     lr, wd = float(cfg["lr"]), float(cfg["weight_decay"])
+    params = param_groups(named, wd)
     if cfg["name"] == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if cfg["name"] == "adamw":

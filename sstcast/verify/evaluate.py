@@ -97,7 +97,7 @@ def truth_at_valid_times(cube: xr.Dataset, forecast: xr.DataArray, where: str) -
             if not np.allclose(obs[d].values, forecast[d].values, atol=1e-4):
                 raise DataError(f"{where}: the truth cube is on another grid ({d} differs)")
     valid = forecast["valid_time"].values
-    picked = obs.reindex(time=valid.ravel())
+    picked = obs.transpose("time", *space).reindex(time=valid.ravel())
     values = np.asarray(picked.values).reshape(*valid.shape, *[obs.sizes[d] for d in space])
     return forecast.copy(data=values.astype(np.float32))
 
@@ -157,7 +157,10 @@ def _flow_references(
         )
 
     persistence = np.repeat(at(inits)[:, None], n_lead, axis=1)
-    yesterday = at(valid - np.timedelta64(1, "D"))
+    # the latest same slot at or before the init: 1 day back for leads up to a day, more after
+    lead = fc["lead_time"].values.astype("timedelta64[ns]")
+    days_back = np.ceil(lead / np.timedelta64(1, "D")).astype(int)
+    yesterday = at(valid - (days_back * np.timedelta64(1, "D")).astype("timedelta64[ns]"))
     first, last = record["train_period"][0], record["train_period"][-1]
     train = flow.sel(time=slice(first, f"{last}T23:59:59"))
     ttimes = pd.DatetimeIndex(train["time"].values)
@@ -195,7 +198,12 @@ def score(
     """The metrics Dataset: ``value(metric, model, lead_time)`` for every forecaster, on the
     pairs where the model and the truth both exist, plus skill scores, gain captured and the
     bootstrap interval of the model's MSE difference to the best reference per lead."""
-    pairs = np.isfinite(forecasts[model]) & np.isfinite(truth)
+    pairs = np.isfinite(truth)
+    for f in forecasts.values():  # every forecaster is scored on the very same pairs
+        pairs = pairs & np.isfinite(f)
+    dropped = int((np.isfinite(forecasts[model]) & np.isfinite(truth) & ~pairs).sum())
+    if dropped:
+        log.info(f"note: {dropped} pair(s) where a reference has no value are left out for all")
     truth = truth.where(pairs)
     rows: dict[tuple[str, str], xr.DataArray] = {}
     for name, f in forecasts.items():
@@ -219,7 +227,7 @@ def score(
             rows[("mse", model)], rows[("mse", "anomaly_persistence")], rows[("mse", "bound")]
         )
     # Significance against the best reference of each lead (bound excluded).
-    best = xr.concat([rows[("mse", r)] for r in references], dim="ref").argmin("ref")
+    best = xr.concat([rows[("mse", r)] for r in references], dim="ref").fillna(np.inf).argmin("ref")
     sums = {
         n: per_init_sums(forecasts[n].where(pairs), truth, weights) for n in [model, *references]
     }
@@ -299,17 +307,27 @@ def long_table(metrics: xr.Dataset) -> pd.DataFrame:
     return df[["model", "lead_time_days", "metric", "value"]].reset_index(drop=True)
 
 
+def _lead_label(lead: np.timedelta64) -> str:
+    """``5`` (days), ``6h`` or ``30min`` for a column head."""
+    minutes = int(lead / np.timedelta64(1, "m"))
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
+
+
 def text_table(metrics: xr.Dataset, metric: str = "rmse", leads: list[int] | None = None) -> str:
     """Aligned text: ``metric`` per lead for every forecaster, the gain captured and the
-    bootstrap interval of the model's MSE difference to the best reference."""
-    days = metrics["lead_time_days"].values
-    idx = list(range(len(days))) if leads is None else [i for i, d in enumerate(days) if d in leads]
+    bootstrap interval of the model's MSE difference to the best reference. ``leads`` picks
+    lead steps (1 = the first lead)."""
+    lead = metrics["lead_time"].values.astype("timedelta64[ns]")
+    n = len(lead)
+    idx = list(range(n)) if leads is None else [k - 1 for k in leads if 1 <= k <= n]
     names = list(metrics["model"].values)
-    width = max(len(n) for n in [*names, "gain captured"]) + 2
+    width = max(len(n) for n in [*names, "beats best ref (95%)"]) + 2
     unit = metrics.attrs.get("units", "")
-    step = "d" if np.allclose(days, np.round(days)) else "h"
-    heads = [f"{days[i]:g}" if step == "d" else f"{days[i] * 24:g}h" for i in idx]
-    lines = [f"{metric.upper()} ({unit}) / lead {'days' if step == 'd' else ''}".rstrip()]
+    heads = [_lead_label(lead[i]) for i in idx]
+    in_days = all(h.isdigit() for h in heads)
+    lines = [f"{metric.upper()} ({unit}) / lead{' (days)' if in_days else ''}"]
     lines.append(" " * width + " ".join(f"{h:>7}" for h in heads))
     model = metrics.attrs["model_name"]
     for n in names:
@@ -384,7 +402,7 @@ def evaluate(
     if not bool(inits_ok.all()):
         log.info(f"note: {int((~inits_ok).sum())} init(s) have no truth yet and are not scored")
     model = str(ds.attrs.get("model", "model"))
-    harmonics = int(getattr(pipeline.data, "harmonics", 3) or 3)
+    harmonics = int(getattr(pipeline.data, "harmonics", 3))
     references, climatology = _REFERENCES[type(task)](fc, truth_cube, normalizer, record, harmonics)
     forecasts = {model: fc, **references}
     weights = None
@@ -399,7 +417,7 @@ def evaluate(
     metrics.attrs.update(forecast=str(path.resolve()), run_folder=str(run_dir), cube=str(cube_path))
     out = Path(out_dir) if out_dir is not None else path.parent
     nc, csv = write_metrics(metrics, out, path.stem)
-    leads = [1, 2, 3, 5, 7, 10] if metrics.sizes["lead_time"] >= 10 else None
+    leads = [1, 2, 3, 5, 7, 10] if metrics.sizes["lead_time"] > 8 else None
     table = text_table(metrics, "rmse", leads)
     return Evaluation(
         metrics,

@@ -181,7 +181,7 @@ def test_unknown_region(tmp_path: Path) -> None:
 
 def test_bad_device_and_missing_target() -> None:
     code, out = train("--region", "bohai", "--device", "tpu")
-    assert code == 1 and "--device 'tpu'" in one_error_line(out)
+    assert code == 2 and "--device 'tpu'" in one_error_line(out)  # a usage error
     code, out = train()
     assert code == 1 and "--region" in one_error_line(out)
 

@@ -163,7 +163,13 @@ def test_init_outside_the_cube_is_one_line(trained_sst_run: Path, tmp_path: Path
 
 
 def test_run_folder_missing_pieces_is_one_line(trained_sst_run: Path, tmp_path: Path) -> None:
-    for piece in ("config.yaml", "run.json", "normalizer.nc", "checkpoints"):
+    expected = {
+        "config.yaml": "(no config.yaml)",
+        "run.json": "(no run.json)",
+        "normalizer.nc": "(no normalizer.nc)",
+        "checkpoints": "no checkpoint",
+    }
+    for piece, words in expected.items():
         broken = tmp_path / f"no_{piece}"
         shutil.copytree(trained_sst_run, broken)
         target = broken / piece
@@ -172,7 +178,7 @@ def test_run_folder_missing_pieces_is_one_line(trained_sst_run: Path, tmp_path: 
             app, ["forecast", "--run", str(broken), "--no-progress", "--device", "cpu"]
         )
         line = one_error_line(result)
-        assert str(broken) in line or piece in line, line
+        assert words in line, line
 
 
 def test_forecast_options_are_checked(trained_sst_run: Path) -> None:
@@ -225,3 +231,21 @@ def test_taxibj_forecast_feeds_its_output_back(trained_taxibj_run: Path, tmp_pat
     with torch.no_grad():
         one = run.normalizer.inverse_transform(run.task.forward(run.model, batch, 1, 0.0))
     np.testing.assert_allclose(ds["flow"].values[0, 0], np.maximum(one[0, 0].numpy(), 0), atol=1e-3)
+
+
+def test_taxibj_latest_is_forecast_past_the_cube_end(
+    trained_taxibj_run: Path, tmp_path: Path
+) -> None:
+    """Operational TaxiBJ: the external factors past the cube's end come from the calendar
+    and the last observed weather; nothing after the init is used."""
+    made = forecast(
+        trained_taxibj_run,
+        init=["latest"],
+        lead=3,
+        out=tmp_path / "op.nc",
+        progress=False,
+        device="cpu",
+    )
+    ds = xr.open_dataset(made.path)
+    assert np.isfinite(ds["flow"].values).all()
+    assert made.notes == ["valid times run past the cube's end"]

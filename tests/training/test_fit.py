@@ -366,3 +366,70 @@ def test_no_weight_decay_on_biases_norms_and_position_tables() -> None:
     assert decayed["weight_decay"] == 0.05 and plain["weight_decay"] == 0.0
     assert [tuple(p.shape) for p in decayed["params"]] == [(4, 2, 3, 3)]
     assert len(plain["params"]) == 4  # conv bias, norm weight and bias, the position table
+
+
+class _WorseAfterFirstEpoch(Callback):
+    """Makes every validation after the first one worse (a growing bias on the output)."""
+
+    def on_validation_start(self, trainer, module) -> None:
+        if trainer.current_epoch > 0:
+            with torch.no_grad():
+                head = [p for n, p in module.model.named_parameters() if n.endswith("bias")][-1]
+                head.add_(0.5)
+
+
+def test_last_checkpoint_is_always_the_final_epoch(cube: Path, tmp_path: Path) -> None:
+    """Validation stops improving after epoch 0: best.ckpt stays there, last.ckpt still
+    follows every epoch; a resume then truncates nothing and redoes nothing."""
+    data = tiny_pipeline_dict(cube, epochs=3, limit_train_batches=2, limit_val_batches=1)
+    pipe = write_pipeline(tmp_path / "t.yaml", data)
+    result = fit(pipe, out=tmp_path / "runs", progress=False, callbacks=[_WorseAfterFirstEpoch()])
+    best = runs.read_checkpoint(result.best_checkpoint)
+    last = runs.read_checkpoint(result.last_checkpoint)
+    assert best["epoch"] == 0
+    assert last["epoch"] == 2 and last["global_step"] == 6
+    rows = read_metrics(result.run_dir)
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+
+
+def test_resume_of_a_moved_run_keeps_the_best_score(cube: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    first = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "a", progress=False)
+    best_before = runs.read_checkpoint(first.best_checkpoint)
+    moved = tmp_path / "moved"
+    shutil.copytree(first.run_dir, moved)
+    resumed = fit(resume=moved, epochs=2, progress=False, callbacks=[_WorseAfterFirstEpoch()])
+    assert resumed.run_dir == moved
+    # epoch 1 was worse: best.ckpt of the moved run is still epoch 0 with its score
+    best_after = runs.read_checkpoint(moved / "checkpoints" / "best.ckpt")
+    assert best_after["epoch"] == 0
+    assert resumed.best_val_rmse == pytest.approx(first.best_val_rmse)
+    for name, value in best_before["state_dict"].items():
+        assert torch.equal(value, best_after["state_dict"][name])
+
+
+def test_resume_truncates_metrics_rows_it_redoes(cube: Path, tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(cube, epochs=2, limit_train_batches=2, limit_val_batches=1)
+    first = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "a", progress=False)
+    # an older last.ckpt (as a run killed after epoch 0 would leave) and rows of epoch 1
+    metrics = first.run_dir / "metrics.csv"
+    rows_before = metrics.read_text().splitlines()
+    assert len(rows_before) == 3
+    runs.truncate_metrics(first.run_dir, 0)
+    assert metrics.read_text().splitlines() == rows_before[:2]
+
+
+def test_the_budgeted_schedule_reaches_the_module(cube: Path, tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    fit_mod = importlib.import_module("sstcast.training.fit")  # the module, not the function
+
+    monkeypatch.setattr(fit_mod, "announce_estimate", lambda *a, **k: 1000.0)  # 1000 s/epoch
+    data = tiny_pipeline_dict(cube, epochs=4, limit_train_batches=2, limit_val_batches=1)
+    pipe = write_pipeline(tmp_path / "t.yaml", data)
+    result = fit(pipe, out=tmp_path / "r", max_time="00:00:40:00", progress=False)  # 2400 s
+    ckpt = runs.read_checkpoint(result.last_checkpoint)
+    assert ckpt["hyper_parameters"]["schedule"]["epochs"] == 2
+    assert "epochs: 2" in (result.run_dir / "config.yaml").read_text()

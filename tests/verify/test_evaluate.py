@@ -165,3 +165,28 @@ def test_toy_bound_found_through_the_cube_provenance(tmp_path: Path) -> None:
         ),
         atol=1e-4,
     )
+
+
+def test_every_forecaster_is_scored_on_the_same_pairs() -> None:
+    """A reference missing where the model has a value: that pair leaves every score."""
+    from sstcast.verify.evaluate import score
+    from sstcast.verify.metrics import mse
+
+    rng = np.random.default_rng(0)
+    shape = (6, 2, 3, 4)
+    coords = {
+        "init_time": pd.date_range("2020-01-01", periods=6).values,
+        "lead_time": (np.array([1, 2]) * np.timedelta64(1, "D")).astype("timedelta64[ns]"),
+        "lat": [30.0, 30.5, 31.0],
+        "lon": [120.0, 120.5, 121.0, 121.5],
+    }
+    dims = ("init_time", "lead_time", "lat", "lon")
+    truth = xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
+    model = truth + 0.1
+    ref = truth + 0.5
+    ref[0, :, 0, 0] = np.nan  # the reference lacks one cell at the first init
+    out = score({"m": model, "persistence": ref}, truth, None, None, "m", n_boot=20)
+    keep = np.isfinite(ref)
+    expected = mse(model.where(keep), truth.where(keep))
+    np.testing.assert_allclose(out["value"].sel(metric="mse", model="m"), expected)
+    np.testing.assert_allclose(out["value"].sel(metric="mse", model="m"), 0.01)
