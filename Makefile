@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_forecast.py  # needs a trained Bohai run (make demo)
 
 clean:
 	rm -rf data/cubes runs .pytest_cache .ruff_cache

@@ -21,16 +21,23 @@ CPU_WARN_SECONDS = 3600.0
 
 
 def estimate_epoch_seconds(
-    module: Any, loader: DataLoader, device: torch.device, bf16: bool, batches: int = 2
+    module: Any,
+    loader: DataLoader,
+    device: torch.device,
+    bf16: bool,
+    batches: int = 4,
+    warmup: int = 2,
 ) -> tuple[float, float]:
     """(seconds per training batch, seconds per validation batch), timed on a copy of the
-    model (forward + backward, then forward only) after one warm-up batch."""
+    model (forward + backward, then forward only): the median of ``batches`` batches after
+    ``warmup`` untimed ones (the first batches run allocator and thread-pool set-up and
+    would make the estimate about twice the steady pace)."""
     model = copy.deepcopy(module).to(device)
     model.train()
     it = iter(loader)
     timings: list[float] = []
     val_time = 0.0
-    for i in range(batches + 1):
+    for i in range(warmup + batches):
         try:
             batch = next(it)
         except StopIteration:
@@ -42,9 +49,9 @@ def estimate_epoch_seconds(
         loss.backward()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        if i > 0:
+        if i >= warmup:
             timings.append(time.perf_counter() - start)
-        if i == batches:
+        if i == warmup + batches - 1:
             model.eval()
             start = time.perf_counter()
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
