@@ -488,18 +488,70 @@ def write_cube_status(
     ds.attrs.setdefault("sstcast_version", sstcast_version())
     ds.attrs.setdefault("history", history_line("write_cube"))
     validate_cube(ds, where=f"dataset for {out}")
+    with _writer_lock(out):
+        return _write_locked(ds, out, force, progress, scheduler, check)
 
+
+def writer_lock_path(out: str | Path) -> Path:
+    """The lock file of the local cube at ``out`` (in the temporary folder, named after the
+    cube's absolute path)."""
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(str(Path(out).resolve()).encode()).hexdigest()[:20]
+    folder = Path(tempfile.gettempdir()) / "sstcast-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{key}.lock"
+
+
+@contextlib.contextmanager
+def _writer_lock(out: str) -> Iterator[None]:
+    """One writer at a time for a local cube: an exclusive lock for the whole
+    check-and-write (the OS drops it if the process dies); a second writer is refused at
+    once with a clear line. The lock file lives in the temporary folder, named after the
+    cube's absolute path, so nothing is left beside the cube. Object-store URLs are not
+    locked."""
+    if is_url(out):
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(writer_lock_path(out)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SstcastError(
+            f"{out}: another sstcast process is writing this cube; wait for it to finish"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_locked(
+    ds: xr.Dataset,
+    out: str,
+    force: bool,
+    progress: bool,
+    scheduler: Any,
+    check: Callable[[xr.Dataset], None] | None,
+) -> tuple[str, bool]:
     if _out_exists(out):
         existing = _read_attrs(out) if _cube_exists(out) else None
         new_key = _provenance_key(ds.attrs)
         if existing is not None and new_key is not None and _provenance_key(existing) == new_key:
             log.info("%s is up to date (same sources, region and version); nothing to do", out)
             return out, False
-        if not force:
-            what = (
-                "a cube with different provenance" if existing else "something that is not a cube"
+        if existing is None or existing.get("sstcast_kind") not in KINDS:
+            # --force only ever replaces a cube: never a folder of inputs or anything else
+            raise SstcastError(
+                f"{out}: already holds something that is not an sstcast cube; choose another --out"
             )
-            raise SstcastError(f"{out}: already holds {what}; use --force to replace it")
+        if not force:
+            raise SstcastError(
+                f"{out}: already holds a cube with different provenance; use --force to replace it"
+            )
 
     chunk = time_chunk_size(ds)
     prepared = _prepare(ds, chunk)

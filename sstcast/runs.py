@@ -19,9 +19,11 @@ which is all that ``sstcast forecast`` needs. Checkpoints are read with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -174,6 +176,25 @@ def load_normalizer(run_dir: str | Path) -> Normalizer:
     if not (run_dir / NORMALIZER).exists() and (run_dir / LEGACY_SCALER).exists():
         return FlowScaler.from_dict(read_json(run_dir / LEGACY_SCALER))
     return _load_normalizer_file(run_dir / NORMALIZER)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path) -> Iterator[None]:
+    """An exclusive lock on ``run_dir/.lock`` while a process trains in it (released by the
+    OS if the process dies); a second training of the same folder gets one clear line."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(Path(run_dir) / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SstcastError(
+            f"{run_dir}: another sstcast train is running in this run folder; wait for it"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def truncate_metrics(run_dir: str | Path, last_epoch: int) -> None:

@@ -168,9 +168,25 @@ def test_refuses_to_overwrite_something_else(tmp_path: Path) -> None:
     out = tmp_path / "c.zarr"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(SstcastError, match="not a cube; use --force"):
+    with pytest.raises(SstcastError, match="not an sstcast cube; choose another --out"):
         write_cube(sst_dataset(), out, progress=False)
+    # --force replaces only a cube, never a folder of someone's files
+    with pytest.raises(SstcastError, match="not an sstcast cube"):
+        write_cube(sst_dataset(), out, force=True, progress=False)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    out = tmp_path / "c.zarr"
+    held = FileLock(str(cube_mod.writer_lock_path(out)))
+    with held:  # another process writing this cube
+        with pytest.raises(SstcastError, match="another sstcast process is writing this cube"):
+            write_cube(sst_dataset(), out, progress=False)
+    assert not out.exists()
+    write_cube(sst_dataset(), out, progress=False)  # the lock is free again
+    assert open_cube(out).sizes["time"] > 0
 
 
 def test_fsspec_memory_url(tmp_path: Path) -> None:

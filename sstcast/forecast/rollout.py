@@ -181,13 +181,14 @@ class ModelForecaster:
             raise SstcastError(f"--lead {n_lead}: must be at least 1")
         return (np.arange(1, n_lead + 1) * self.step.to_timedelta64()).astype("timedelta64[ns]")
 
-    def check_inits(self, init_times: Sequence[Any]) -> np.ndarray:
+    def check_inits(self, init_times: Sequence[Any], n_lead: int = 1) -> np.ndarray:
         """Init times as datetime64[ns]; a one-line error naming the first init whose inputs
-        are not all in the cube (before the record, in a gap, after its end)."""
+        (for ``n_lead`` leads) are not all in the cube (before the record, in a gap, after
+        its end)."""
         inits = np.asarray(pd.DatetimeIndex(init_times).as_unit("ns").values)
         if len(inits) == 0:
             raise DataError("no init times to forecast from")
-        needed = self.impl.input_times(inits)  # (n_init, k)
+        needed = self.impl.needed_times(inits, n_lead)  # (n_init, k)
         found = self.times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
         ok = found.all(axis=1)
         if not ok.all():
@@ -205,8 +206,8 @@ class ModelForecaster:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(init_times, values)`` per batch: values float32 (n, n_lead, *space) in
         physical units, NaN where no cell is scored (land)."""
-        inits = self.check_inits(init_times)
         n_lead = len(lead_time)
+        inits = self.check_inits(init_times, n_lead)
         self.run.model.to(self.device).eval()
         for start in range(0, len(inits), self.batch_size):
             chunk = inits[start : start + self.batch_size]
@@ -218,7 +219,7 @@ class ModelForecaster:
         """All inits at once as a DataArray ``(init_time, lead_time, *space)``."""
         lead_time = np.asarray(lead_time, "timedelta64[ns]")
         parts = [v for _, v in self.blocks(init_times, lead_time)]
-        inits = self.check_inits(init_times)
+        inits = self.check_inits(init_times, len(lead_time))
         values = np.concatenate(parts) if parts else np.empty((0, len(lead_time)))
         return xr.DataArray(
             values,
@@ -271,6 +272,10 @@ class _SstRollout:
     def first_split_init(self, first: pd.Timestamp) -> pd.Timestamp:
         """SST windows lie inside a split: the first init has all its inputs in it."""
         return first + (self.n_in - 1) * self.fc.step
+
+    def needed_times(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
+        """The observed times a forecast from each init needs: its ``n_in`` inputs."""
+        return self.input_times(inits)
 
     def input_times(self, inits: np.ndarray) -> np.ndarray:
         back = np.arange(self.n_in - 1, -1, -1) * self.fc.step.to_timedelta64()
@@ -351,33 +356,38 @@ class _FlowRollout:
         later = np.where(later <= inits[:, None], later, inits[:, None])
         return np.concatenate([closeness, later], axis=1)
 
-    def input_times(self, inits: np.ndarray) -> np.ndarray:
-        return self._needed(inits, 1)
+    def needed_times(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
+        """Observed frames for ``n_lead`` leads: closeness at the init, and the period and
+        trend frames of every target that lie at or before the init (later ones are the
+        rollout's own forecasts)."""
+        return self._needed(inits, n_lead)
+
+    def _observed(self) -> np.ndarray:
+        """The cube's flows, normalised, in memory once: (time, 2, H, W) float32."""
+        if getattr(self, "_frames", None) is None:
+            raw = np.asarray(self.da.values, np.float32)
+            self._frames = np.asarray(self.fc.run.normalizer.transform(raw), np.float32)
+        return self._frames
 
     def forecast(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
         fc, run = self.fc, self.fc.run
-        if n_lead > 1:
-            self._check_long(inits, n_lead)
         step = fc.step.to_timedelta64().astype("timedelta64[ns]")
         b = len(inits)
-        known: dict[int, np.ndarray] = {}  # time (ns) -> (B, 2, H, W) normalised frames
+        observed = self._observed()
+        made = np.empty((b, n_lead, *self.da.shape[1:]), np.float32)  # normalised forecasts
 
         def frames(times: np.ndarray) -> np.ndarray:
-            """(B, k, 2, H, W) normalised frames at times (B, k): forecasts where made."""
-            out = np.empty((b, times.shape[1], *self.da.shape[1:]), np.float32)
-            for j in range(times.shape[1]):
-                for i in range(b):
-                    t = int(times[i, j].astype(np.int64))
-                    if (i, t) in known:
-                        out[i, j] = known[(i, t)]
-                    else:
-                        k = fc.times.get_loc(pd.Timestamp(times[i, j]))
-                        out[i, j] = run.normalizer.transform(
-                            np.asarray(self.da.isel(time=k).values, np.float32)
-                        )
+            """(B, k, 2, H, W) normalised frames at times (B, k): the rollout's own forecast
+            for times after the init, the observation at or before it."""
+            ahead = ((times - inits[:, None]) // step).astype(np.int64)  # 0: the init
+            pos = fc.times.get_indexer(np.minimum(times, inits[:, None]).ravel())
+            out = observed[pos].reshape(*times.shape, *observed.shape[1:])
+            later = ahead > 0
+            if later.any():
+                rows, cols = np.nonzero(later)
+                out[rows, cols] = made[rows, ahead[rows, cols] - 1]
             return out
 
-        out = np.empty((b, n_lead, *self.da.shape[1:]), np.float32)
         for lead in range(1, n_lead + 1):
             target = inits + lead * step
             newest = target - step
@@ -392,18 +402,8 @@ class _FlowRollout:
             if self.ext_dim:
                 batch["ext"] = torch.from_numpy(self._external(target, inits))
             batch = {k: v.to(fc.device) for k, v in batch.items()}
-            z = run.task.forward(run.model, batch, 1, 0.0)[:, 0].float().cpu().numpy()
-            for i in range(b):
-                known[(i, int(target[i].astype(np.int64)))] = z[i]
-            out[:, lead - 1] = run.normalizer.inverse_transform(z)
-        return np.maximum(out, 0.0)  # counts
-
-    def _check_long(self, inits: np.ndarray, n_lead: int) -> None:
-        needed = self._needed(inits, n_lead)
-        found = self.fc.times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
-        if not found.all():
-            bad = pd.Timestamp(inits[np.flatnonzero(~found.all(axis=1))[0]])
-            raise DataError(f"init {bad:%Y-%m-%d %H:%M}: period/trend frames are not in the cube")
+            made[:, lead - 1] = run.task.forward(run.model, batch, 1, 0.0)[:, 0].float().cpu()
+        return np.maximum(run.normalizer.inverse_transform(made), 0.0)  # counts
 
     def _external(self, target: np.ndarray, inits: np.ndarray) -> np.ndarray:
         """The 28 external factors of each target slot, as STResNetDataset builds them: day

@@ -112,7 +112,7 @@ def select_inits(
                 raise SstcastError(
                     f"--init {text!r}: not a date (2021-03-01) or 'latest'"
                 ) from None
-        return fc.check_inits(sorted(set(chosen)))
+        return fc.check_inits(sorted(set(chosen)), n_lead)
     period = period or "test"
     if period in SPLIT_NAMES:
         first, last = _split_period(fc.run, period)
@@ -126,7 +126,7 @@ def select_inits(
             f"--period {period}: no init in {first:%Y-%m-%d}..{last:%Y-%m-%d} within the cube "
             f"({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d})"
         )
-    needed = fc.impl.input_times(np.asarray(candidates.values, "datetime64[ns]"))
+    needed = fc.impl.needed_times(np.asarray(candidates.values, "datetime64[ns]"), n_lead)
     found = times.get_indexer(needed.ravel()).reshape(needed.shape) >= 0
     ok = found.all(axis=1)
     keep = candidates[ok]
@@ -182,6 +182,10 @@ def provenance(run: TrainedRun, fc: ModelForecaster, n_lead: int) -> dict[str, A
         "trained_horizon": str(horizon),
         "time_step": str(fc.step),
         "sstcast_version": sstcast.__version__,
+        # the cube's own history first; the writer adds this forecast's line after it
+        "history": "\n".join(
+            line for line in (str(fc.ds.attrs.get("history", "")).strip(), _command()) if line
+        ),
         "torch_version": torch.__version__,
         "comment": (
             f"Leads 1..{run.n_out} are within the horizon the model was trained for; "
@@ -196,6 +200,14 @@ def provenance(run: TrainedRun, fc: ModelForecaster, n_lead: int) -> dict[str, A
     if isinstance(attrs["cube_sources"], list):
         attrs["cube_sources"] = json.dumps(attrs["cube_sources"])
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+def _command() -> str:
+    """The command line, when sstcast runs as a command (for the history attribute)."""
+    import sys
+
+    name = Path(sys.argv[0]).name if sys.argv else ""
+    return f"command: sstcast {' '.join(sys.argv[1:])}" if name == "sstcast" else ""
 
 
 # --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from sstcast.report._figure import (
     BALANCE_R,
     DEFAULT_LEADS,
     THERMAL,
+    as_timestamp,
     display_units,
     format_time,
     lead_days,
@@ -392,8 +393,12 @@ def _flow_step_days(fc: xr.DataArray) -> float:
 
 def _title(model: str | None, init: Any, days: float, valid: Any, verified: bool) -> str:
     head = f"sstcast {model}" if model else "sstcast forecast"
-    parts = [head, f"init {format_time(init)}", f"lead {lead_label(days)}"]
-    parts.append(f"valid {format_time(valid)}")
+    stamps = [as_timestamp(t) for t in (init, valid)]
+    if days < 1 or any(t != t.normalize() for t in stamps):  # sub-daily: always the time
+        init_text, valid_text = (t.strftime("%Y-%m-%d %H:%M") for t in stamps)
+    else:
+        init_text, valid_text = format_time(init), format_time(valid)
+    parts = [head, f"init {init_text}", f"lead {lead_label(days)}", f"valid {valid_text}"]
     title = " · ".join(parts)
     return title if verified else f"{title} · not verified"
 

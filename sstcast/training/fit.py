@@ -8,6 +8,7 @@ registry and trains it with :class:`lightning.Trainer`, writing a run directory
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -300,7 +301,7 @@ def fit(
     Problems with the files or options raise :class:`SstcastError` with a one-line message;
     progress is logged to the ``sstcast`` logger.
     """
-    with run_log() as to_file:  # everything logged also goes to the run's train.log
+    with run_log() as to_file, contextlib.ExitStack() as stack:  # logs also go to train.log
         named = {
             "model.name": model,
             "model.preset": preset,
@@ -325,8 +326,6 @@ def fit(
         if ckpt_path is not None:  # a clear line before Lightning's own loading
             ckpt = runs.read_checkpoint(ckpt_path)
             runs.check_signature(runs.checkpoint_signature(ckpt), data.signature, ckpt_path)
-            if rank_zero_only.rank == 0:
-                runs.truncate_metrics(run_dir, int(ckpt.get("epoch", -1)))
         t = pipe.trainer
         dev = select_device(t.device)
         precision = select_precision(t.precision, dev)
@@ -338,6 +337,10 @@ def fit(
         resumed = run_dir is not None
         if run_dir is None:
             run_dir = runs.create_run_dir(out, pipe.name, pipe.model.name)
+        if rank0:  # one training per run folder (a second resume is refused)
+            stack.enter_context(runs.run_lock(run_dir))
+            if ckpt_path is not None:  # the rows this resume will redo
+                runs.truncate_metrics(run_dir, int(ckpt.get("epoch", -1)))
         set_env = not os.environ.get(runs.RUN_DIR_ENV)
         if set_env:  # DDP ranks launched later find the same folder
             os.environ[runs.RUN_DIR_ENV] = str(run_dir.resolve())

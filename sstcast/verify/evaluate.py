@@ -415,6 +415,8 @@ def evaluate(
             cell = per_cell_rmse(forecasts[name].where(verified), truth.where(verified))
             metrics[f"cell_rmse_{name}" if name != model else "cell_rmse_model"] = cell
     metrics.attrs.update(forecast=str(path.resolve()), run_folder=str(run_dir), cube=str(cube_path))
+    if record.get("units"):  # "degC", "flow count per 30 min"
+        metrics.attrs["units"] = str(record["units"])
     out = Path(out_dir) if out_dir is not None else path.parent
     nc, csv = write_metrics(metrics, out, path.stem)
     leads = [1, 2, 3, 5, 7, 10] if metrics.sizes["lead_time"] > 8 else None

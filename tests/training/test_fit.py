@@ -433,3 +433,15 @@ def test_the_budgeted_schedule_reaches_the_module(cube: Path, tmp_path: Path, mo
     ckpt = runs.read_checkpoint(result.last_checkpoint)
     assert ckpt["hyper_parameters"]["schedule"]["epochs"] == 2
     assert "epochs: 2" in (result.run_dir / "config.yaml").read_text()
+
+
+def test_a_second_training_of_one_run_folder_is_refused(cube: Path, tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
+    first = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "a", progress=False)
+    with FileLock(str(first.run_dir / ".lock")):  # another process resuming it
+        with pytest.raises(SstcastError, match="another sstcast train is running"):
+            fit(resume=first.run_dir, epochs=2, progress=False)
+    again = fit(resume=first.run_dir, epochs=2, progress=False)
+    assert again.epochs == 2

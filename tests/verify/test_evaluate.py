@@ -190,3 +190,40 @@ def test_every_forecaster_is_scored_on_the_same_pairs() -> None:
     expected = mse(model.where(keep), truth.where(keep))
     np.testing.assert_allclose(out["value"].sel(metric="mse", model="m"), expected)
     np.testing.assert_allclose(out["value"].sel(metric="mse", model="m"), 0.01)
+
+
+def test_taxibj_references_follow_their_definitions() -> None:
+    """yesterday = the latest same slot at or before the init; historical average = the
+    mean of the same slot of the week over the training weeks only."""
+    from sstcast.verify.evaluate import _flow_references
+
+    times = pd.date_range("2016-03-01", periods=48 * 28, freq="30min")
+    values = np.arange(len(times), dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 2, 2))
+    cube = xr.Dataset(
+        {"flow": (("time", "direction", "y", "x"), values.astype(np.float32))},
+        coords={"time": times, "direction": ["inflow", "outflow"]},
+    )
+    record = {"train_period": ["2016-03-01", "2016-03-14"]}  # two training weeks
+    inits = np.array(["2016-03-22T10:00"], dtype="datetime64[ns]")
+    leads = (np.array([1, 60]) * np.timedelta64(30, "m")).astype("timedelta64[ns]")
+    fc = xr.DataArray(
+        np.zeros((1, 2, 2, 2, 2), np.float32),
+        dims=("init_time", "lead_time", "direction", "y", "x"),
+        coords={
+            "init_time": inits,
+            "lead_time": leads,
+            "valid_time": (("init_time", "lead_time"), inits[:, None] + leads[None, :]),
+        },
+    )
+    refs, _ = _flow_references(fc, cube, None, record, 0)
+    index = {t: i for i, t in enumerate(times.values)}
+    valid = inits[0] + leads
+    # lead 1 (10:30): yesterday's 10:30; lead 60 (40:00 h later): two days back
+    assert refs["yesterday"].values[0, 0, 0, 0, 0] == index[valid[0] - np.timedelta64(1, "D")]
+    assert refs["yesterday"].values[0, 1, 0, 0, 0] == index[valid[1] - np.timedelta64(2, "D")]
+    assert (valid[1] - np.timedelta64(2, "D")) <= inits[0]
+    # Tuesday 10:30 in the training weeks (1-14 March): the 1st and the 8th, not the 15th
+    slot = valid[0]
+    expected = (index[slot - np.timedelta64(14, "D")] + index[slot - np.timedelta64(21, "D")]) / 2
+    assert refs["historical_average"].values[0, 0, 0, 0, 0] == pytest.approx(expected)
+    assert refs["persistence"].values[0, 1, 0, 0, 0] == index[inits[0]]
