@@ -227,3 +227,37 @@ def test_taxibj_references_follow_their_definitions() -> None:
     expected = (index[slot - np.timedelta64(14, "D")] + index[slot - np.timedelta64(21, "D")]) / 2
     assert refs["historical_average"].values[0, 0, 0, 0, 0] == pytest.approx(expected)
     assert refs["persistence"].values[0, 1, 0, 0, 0] == index[inits[0]]
+
+
+def test_evaluate_matches_a_hand_computation(val_forecast: Path, trained_sst_run: Path) -> None:
+    """RMSE (cos-lat weights, mean 1 over ocean, pooled) and ACC (uncentred, per init then
+    averaged) recomputed with plain numpy from the files, for the model and persistence."""
+    from sstcast.cube import open_cube
+    from sstcast.runs import load_normalizer, read_record
+
+    ev = evaluate(val_forecast, n_boot=20)
+    fc = xr.open_dataset(val_forecast)["sst"]
+    cube = open_cube(read_record(trained_sst_run)["cube"])
+    valid = fc["valid_time"].values
+    truth = cube["sst"].sel(time=valid.ravel()).values.reshape(fc.shape)
+    inits = fc["init_time"].values
+    persistence = np.repeat(cube["sst"].sel(time=inits).values[:, None], fc.sizes["lead_time"], 1)
+    lat = np.deg2rad(fc["lat"].values)[:, None] * np.ones(fc.shape[-2:])
+    ocean = np.isfinite(fc.values).all(axis=(0, 1))
+    w = np.where(ocean, np.cos(lat), 0.0)
+    w = w / w[ocean].mean()
+    clim = load_normalizer(trained_sst_run).climatology(valid)
+    for name, values in (("convlstm", fc.values), ("persistence", persistence)):
+        err2 = np.where(ocean, (values - truth) ** 2, 0.0)
+        rmse = np.sqrt((err2 * w).sum(axis=(0, 2, 3)) / (w.sum() * len(inits)))
+        np.testing.assert_allclose(
+            ev.metrics["value"].sel(metric="rmse", model=name), rmse, rtol=1e-5
+        )
+        fa = np.where(ocean, values - clim, 0.0)
+        oa = np.where(ocean, truth - clim, 0.0)
+        per_init = (w * fa * oa).sum((2, 3)) / np.sqrt(
+            (w * fa**2).sum((2, 3)) * (w * oa**2).sum((2, 3))
+        )
+        np.testing.assert_allclose(
+            ev.metrics["value"].sel(metric="acc", model=name), per_init.mean(0), rtol=1e-5
+        )
