@@ -120,6 +120,9 @@ def ingest(
     use_sample: bool = typer.Option(
         False, "--sample", help="ingest the built-in sample (written first if missing)"
     ),
+    allow_implausible: bool = typer.Option(
+        False, "--allow-implausible", help="keep SST/flow values no sea or street can have"
+    ),
     catalog: str | None = typer.Option(
         None, "--catalog", help="data catalog (default: ./data_catalog.yaml, else the built-in one)"
     ),
@@ -152,6 +155,7 @@ def ingest(
             force=force,
             scheduler=scheduler,
             use_sample=use_sample,
+            allow_implausible=allow_implausible,
             progress=True,
         )
     except SstcastError as err:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from sstcast.config import Catalog, ConfigError, Source, load_catalog
@@ -166,6 +167,7 @@ def ingest_sst(
     force: bool = False,
     scheduler: Any = None,
     progress: bool = True,
+    allow_implausible: bool = False,
 ) -> IngestResult:
     """CF NetCDF SST files (paths or globs) -> an SST cube at ``out`` (path or fsspec URL).
 
@@ -173,6 +175,8 @@ def ingest_sst(
     the name recorded in the cube (default: derived from the box). ``frequency`` is
     recorded when the time axis has no regular frequency to infer. Raises SstcastError,
     with nothing written, on any bad input, and when the region holds no ocean value.
+    Values outside the files' ``valid_range`` and non-finite values are missing (CF); a
+    field with °C values no sea can have is refused unless ``allow_implausible``.
     """
     from sstcast.sources.netcdf_sst import netcdf_chunk_cache
 
@@ -180,7 +184,16 @@ def ingest_sst(
     # reopen files while writing); see netcdf_sst.CHUNK_CACHE_BYTES.
     with netcdf_chunk_cache():
         return _ingest_sst(
-            files, out, bbox, region, variable, frequency, force, scheduler, progress
+            files,
+            out,
+            bbox,
+            region,
+            variable,
+            frequency,
+            force,
+            scheduler,
+            progress,
+            allow_implausible,
         )
 
 
@@ -194,8 +207,9 @@ def _ingest_sst(
     force: bool,
     scheduler: Any,
     progress: bool,
+    allow_implausible: bool = False,
 ) -> IngestResult:
-    from sstcast.sources.netcdf_sst import bbox_of, open_sst
+    from sstcast.sources.netcdf_sst import bbox_of, check_plausible, open_sst
 
     paths = expand_files(files)
     notes: list[str] = []
@@ -224,7 +238,11 @@ def _ingest_sst(
         }
     )
 
+    spans = ds.encoding.pop("source_spans", [])
+
     def has_ocean(cube: xr.Dataset) -> None:
+        if not allow_implausible:
+            check_plausible(cube["sst"], spans)
         if not bool(cube["mask"].any().values):
             raise SstcastError(
                 f"{paths[0]}: region {label} (lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}.."
@@ -265,14 +283,18 @@ def ingest_taxibj(
     force: bool = False,
     scheduler: Any = None,
     progress: bool = True,
+    allow_implausible: bool = False,
 ) -> IngestResult:
-    """TaxiBJ flow files (+ meteorology and holidays) -> a TaxiBJ cube at ``out``."""
+    """TaxiBJ flow files (+ meteorology and holidays) -> a TaxiBJ cube at ``out``. Flows that
+    are NaN, infinite or negative are refused (naming the file) unless ``allow_implausible``."""
     paths = expand_files(files)
     ds, all_files = _taxibj_dataset(
         paths,
         None if meteorology is None else str(meteorology),
         None if holidays is None else str(holidays),
     )
+    if not allow_implausible:
+        _check_flows(ds, paths)
     if "source_files" not in ds.attrs:
         ds.attrs["source_files"] = json.dumps(_read_files_with_progress(all_files, progress))
     previous = str(ds.attrs.get("history", "")).strip()
@@ -293,6 +315,19 @@ def ingest_taxibj(
     out = str(out)
     written = _write(ds, out, force=force, progress=progress, scheduler=scheduler)
     return _result(out, written, len(all_files), notes)
+
+
+def _check_flows(ds: xr.Dataset, paths: list[Path]) -> None:
+    """Crowd flows are finite counts >= 0: anything else cannot be true."""
+    flow = np.asarray(ds["flow"].values)
+    bad = ~np.isfinite(flow) | (flow < 0)
+    if bad.any():
+        where = paths[0] if len(paths) == 1 else ", ".join(p.name for p in paths)
+        first = np.datetime64(ds["time"].values[np.flatnonzero(bad.any(axis=(1, 2, 3)))[0]], "m")
+        raise SstcastError(
+            f"{where}: {int(bad.sum())} flow value(s) that are NaN, infinite or negative "
+            f"(first at {first}); flows are counts (--allow-implausible keeps them)"
+        )
 
 
 def _matches_anything(patterns: list[str]) -> bool:
@@ -352,6 +387,7 @@ def ingest_source(
     force: bool = False,
     scheduler: Any = None,
     progress: bool = True,
+    allow_implausible: bool = False,
 ) -> IngestResult:
     """Ingest one source of the data catalog (``sstcast ingest``).
 
@@ -408,6 +444,7 @@ def ingest_source(
         force=force,
         scheduler=scheduler,
         progress=progress,
+        allow_implausible=allow_implausible,
     )
 
 

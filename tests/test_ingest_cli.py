@@ -129,16 +129,47 @@ def test_ingest_bbox_then_idempotent_then_force(tmp_path: Path, catalog: Path) -
 
 
 def test_shell_expanded_files_and_variable(tmp_path: Path, catalog: Path) -> None:
-    a = write_cf(tmp_path / "a.nc", lat=LAT, lon=LON, days=DAYS[:3], name="temp", units="K")
-    b = write_cf(tmp_path / "b.nc", lat=LAT, lon=LON, days=DAYS[3:], name="temp", units="K")
+    kw = {"lat": LAT, "lon": LON, "name": "temp", "units": "K", "kelvin": True}
+    a = write_cf(tmp_path / "a.nc", days=DAYS[:3], **kw)
+    b = write_cf(tmp_path / "b.nc", days=DAYS[3:], **kw)
     out = tmp_path / "c.zarr"
     result = run(
         "ingest", "--files", a, b, "--variable", "temp", "--out", out, "--catalog", catalog
     )
     assert result.exit_code == 0, result.output
-    np.testing.assert_allclose(
-        open_cube(out)["sst"].values, truth(DAYS, LAT, LON) - 273.15, atol=1e-4
+    np.testing.assert_allclose(open_cube(out)["sst"].values, truth(DAYS, LAT, LON), atol=1e-4)
+
+
+def test_data_that_cannot_be_true(tmp_path: Path, catalog: Path) -> None:
+    """Kelvin-range values labelled K but off by 273 (here: °C values called K), infinities,
+    values outside the file's valid range: refused or missing, naming the input file."""
+    out = tmp_path / "c.zarr"
+    wrong = write_cf(tmp_path / "wrong.nc", lat=LAT, lon=LON, days=DAYS, units="K")
+    line = assert_fails(
+        run("ingest", "--files", wrong, "--out", out, "--catalog", catalog),
+        "wrong.nc",
+        "outside the plausible -5..45",
     )
+    assert "--allow-implausible" in line and not out.exists()
+    ok = run("ingest", "--files", wrong, "--out", out, "--catalog", catalog, "--allow-implausible")
+    assert ok.exit_code == 0, ok.output
+    import netCDF4
+
+    values = truth(DAYS, LAT, LON).copy()
+    values[1, 0, 0] = 1e30  # no fill value declared: implausible, refused
+    bad = write_cf(tmp_path / "bad.nc", lat=LAT, lon=LON, days=DAYS, values=values)
+    assert_fails(
+        run("ingest", "--files", bad, "--out", tmp_path / "d.zarr", "--catalog", catalog),
+        "bad.nc",
+        "1 SST value(s)",
+    )
+    inf_only = write_cf(tmp_path / "inf.nc", lat=LAT, lon=LON, days=DAYS)
+    with netCDF4.Dataset(inf_only, "a") as nc:
+        nc["sst"][0, 0, 0] = np.inf  # non-finite: missing, as CF readers treat it
+    result = run("ingest", "--files", inf_only, "--out", tmp_path / "e.zarr", "--catalog", catalog)
+    assert result.exit_code == 0, result.output
+    cube = open_cube(tmp_path / "e.zarr")
+    assert np.isnan(cube["sst"].values[0, 0, 0])  # infinite: missing
 
 
 def test_memory_url_output(tmp_path: Path, catalog: Path) -> None:

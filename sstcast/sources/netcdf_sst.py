@@ -287,10 +287,33 @@ def _open_file(path: Path, variable: str | None) -> tuple[xr.Dataset, float, str
     var = var.rename({time_dim: "time", lat_dim: "lat", lon_dim: "lon"})
     var = var.transpose("time", "lat", "lon")
     var = var.assign_coords(time=times, lat=lat, lon=lon)
+    valid = _valid_range(raw[name], where)
     attrs = {k: v for k, v in var.attrs.items() if k in ("long_name", "units", "standard_name")}
     var.attrs = attrs
     ds = xr.Dataset({"sst": var}, attrs={"source_title": str(raw.attrs.get("title", ""))})
+    if valid is not None:
+        ds.attrs["_valid_range"] = valid
     return ds, offset, name
+
+
+def _valid_range(var: xr.DataArray, where: str) -> tuple[float, float] | None:
+    """The variable's CF ``valid_range`` (or ``valid_min``/``valid_max``) in its decoded
+    units: CF gives them in the stored (packed) units, so packing is applied to them."""
+    attrs = {**var.encoding, **var.attrs}
+    lo, hi = -np.inf, np.inf
+    if "valid_range" in attrs:
+        pair = np.asarray(attrs["valid_range"], dtype=np.float64).ravel()
+        if pair.size != 2:
+            raise SstcastError(f"{where}: valid_range {attrs['valid_range']!r} is not two numbers")
+        lo, hi = float(pair[0]), float(pair[1])
+    lo = float(attrs.get("valid_min", lo))
+    hi = float(attrs.get("valid_max", hi))
+    if not (np.isfinite(lo) or np.isfinite(hi)):
+        return None
+    scale = float(attrs.get("scale_factor", 1.0))
+    add = float(attrs.get("add_offset", 0.0))
+    lo, hi = sorted((lo * scale + add, hi * scale + add))
+    return (lo, hi)
 
 
 # --------------------------------------------------------------------------------------
@@ -388,6 +411,7 @@ def open_sst(
     """
     paths = expand_files(files)
     parts: list[xr.Dataset] = []
+    spans: list[list[str]] = []  # [file, first time, last time]: to name a file's problem
     offsets: set[float] = set()
     names: set[str] = set()
     grid: tuple[Path, np.ndarray, np.ndarray] | None = None
@@ -408,8 +432,18 @@ def open_sst(
             ds = cut_region(ds, bbox, chunks=None, where=str(path))
         ds = _sort_lat(ds)
         ds = ds.chunk(_read_chunks(ds))
+        # CF: values outside the valid range are missing; so are non-finite values (lazy)
+        sst = ds["sst"]
+        keep = np.isfinite(sst)
+        valid = ds.attrs.pop("_valid_range", None)
+        if valid is not None:
+            keep = keep & (sst >= valid[0]) & (sst <= valid[1])
+        ds["sst"] = sst.where(keep)
         if offset:
             ds["sst"] = ds["sst"] + np.float32(offset)
+        times = ds["time"].values
+        if len(times):
+            spans.append([str(path), str(times.min()), str(times.max())])
         parts.append(ds)
         offsets.add(offset)
         names.add(name)
@@ -440,7 +474,37 @@ def open_sst(
         ),
         "Conventions": "CF-1.8",
     }
+    ds.encoding["source_spans"] = spans
     return ds
+
+
+#: SST values (°C) outside this range cannot be true (sea water freezes near -1.9 °C; the
+#: warmest open ocean is below 36 °C): a field with any is refused unless allowed.
+PLAUSIBLE_SST = (-5.0, 45.0)
+
+
+def check_plausible(
+    sst: xr.DataArray, spans: list[list[str]], limits: tuple[float, float] = PLAUSIBLE_SST
+) -> None:
+    """Refuse an SST field (°C) with values outside ``limits``, naming the first input file
+    that has them, how many cells and the range seen (one dask pass over per-step min/max
+    and counts)."""
+    lo, hi = limits
+    space = ("lat", "lon")
+    stats = xr.Dataset(
+        {"n": ((sst < lo) | (sst > hi)).sum(space), "lo": sst.min(space), "hi": sst.max(space)}
+    ).compute()
+    count, low, high = (np.asarray(stats[k].values) for k in ("n", "lo", "hi"))
+    if not count.any():
+        return
+    first = np.flatnonzero(count)[0]
+    when = np.datetime64(sst["time"].values[first], "s")
+    source = next((f for f, a, b in spans if np.datetime64(a) <= when <= np.datetime64(b)), "input")
+    raise SstcastError(
+        f"{source}: {int(count.sum())} SST value(s) outside the plausible {lo:g}..{hi:g} °C "
+        f"(seen {np.nanmin(low):.4g}..{np.nanmax(high):.4g} °C, first at {str(when)[:10]}); "
+        "Kelvin labelled degC, or a missing fill value? (--allow-implausible keeps them)"
+    )
 
 
 def _sort_lat(ds: xr.Dataset) -> xr.Dataset:

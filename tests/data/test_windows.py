@@ -429,7 +429,9 @@ def test_ingested_cube_with_a_missing_month_keeps_its_frequency_and_gap(tmp_path
     times = pd.date_range("2000-01-01", periods=48, freq="MS").delete(17)
     lat = np.array([10.0, 12.0, 14.0])
     lon = np.array([120.0, 122.0])
-    values = 20.0 + np.arange(times.size, dtype=np.float32)[:, None, None] + np.zeros((1, 3, 2))
+    values = (
+        20.0 + 0.2 * np.arange(times.size, dtype=np.float32)[:, None, None] + np.zeros((1, 3, 2))
+    )
     src = xr.Dataset(
         {"sst": (("time", "lat", "lon"), values.astype(np.float32), {"units": "degC"})},
         coords={

@@ -271,3 +271,17 @@ def test_files_with_opposite_lat_order_are_one_grid(tmp_path: Path) -> None:
     assert out["lat"].values.tolist() == [10.0, 12.0, 14.0]
     # every value equals its latitude, in both files
     np.testing.assert_array_equal(out["sst"].values, np.broadcast_to(lat[None, :, None], (6, 3, 2)))
+
+
+def test_values_outside_the_valid_range_are_missing(tmp_path: Path) -> None:
+    """CF: valid_range / valid_max (in stored units) mark what is missing."""
+    path = write_cf(tmp_path / "a.nc", lat=LAT, lon=LON, days=DAYS)
+    expected = truth(DAYS, LAT, LON)
+    limit = float(np.median(expected))
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["sst"].valid_max = np.float32(limit)
+    sst = open_sst(path)["sst"].values
+    assert np.isnan(sst[expected > limit + 1e-4]).all()
+    np.testing.assert_allclose(
+        sst[expected < limit - 1e-4], expected[expected < limit - 1e-4], atol=1e-5
+    )
