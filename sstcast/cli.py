@@ -133,7 +133,13 @@ def ingest(
     from sstcast.ingest import parse_bbox
     from sstcast.workflows import ingest as ingest_workflow
 
+    if out is not None and not out.strip():
+        fail("--out '': give a path or URL for the cube", code=2)
     try:
+        if scheduler is not None:
+            from sstcast.cube import check_scheduler_address
+
+            check_scheduler_address(scheduler)
         cat = find_catalog(catalog)
         # `--files a.nc b.nc` from a shell glob: the extra names arrive as SOURCE and extras.
         extra = list(ctx.args)
@@ -149,7 +155,7 @@ def ingest(
             source,
             region=region,
             files=files or None,
-            bbox=parse_bbox(bbox) if bbox else None,
+            bbox=parse_bbox(bbox) if bbox is not None else None,
             out=out,
             variable=variable,
             force=force,

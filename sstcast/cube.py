@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -49,7 +50,7 @@ CHUNK_BYTES = 4 * 2**20
 BLOCK_BYTES = 128 * 2**20
 
 #: How long to wait for a dask.distributed scheduler before giving up.
-SCHEDULER_TIMEOUT = "10s"
+SCHEDULER_TIMEOUT = "5s"
 
 #: Global attributes that decide whether an existing cube already holds this dataset.
 PROVENANCE_ATTRS = (
@@ -304,6 +305,12 @@ def _move_into_place(tmp: str, out: str) -> None:
 # --------------------------------------------------------------------------------------
 # Scheduler and progress
 # --------------------------------------------------------------------------------------
+def check_scheduler_address(address: str) -> None:
+    """A one-line error at once for something that is not ``[proto://]host:port``."""
+    if not re.match(r"^[a-z]+://\S+$|^[\w.\-\[\]:]+:\d+$", address.strip()):
+        raise SstcastError(f"--scheduler {address!r}: not a scheduler address (tcp://host:8786)")
+
+
 @contextlib.contextmanager
 def use_scheduler(scheduler: Any = None) -> Iterator[None]:
     """Run dask work inside on ``scheduler``: None (dask's own configuration), an address
@@ -312,6 +319,7 @@ def use_scheduler(scheduler: Any = None) -> Iterator[None]:
         yield
         return
     if isinstance(scheduler, str):
+        check_scheduler_address(scheduler)
         try:
             from distributed import Client
         except ImportError:

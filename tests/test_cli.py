@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from sstcast import __version__
@@ -38,3 +40,80 @@ def test_usage_errors_exit_2() -> None:
     assert result.exit_code == 2
     result = runner.invoke(app, ["train", "--device", "tpu", "--region", "bohai"])
     assert result.exit_code == 2
+
+
+def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
+    """(command line, words of the one error line) for files and options that are wrong."""
+    import yaml
+
+    good = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "pipelines" / "bohai.yaml").read_text()
+    )
+
+    def pipeline(name: str, change) -> str:
+        data = yaml.safe_load(yaml.safe_dump(good))
+        change(data)
+        path = tmp / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+
+    (tmp / "intkey.yaml").write_text("1: x\n")
+    (tmp / "rootkey.yaml").write_text("root: x\ndefault_source: oisst\n")
+    (tmp / "binary.yaml").write_bytes(bytes(range(128, 256)))
+    (tmp / "folder").mkdir()
+    return [
+        (["ingest", "--catalog", str(tmp / "intkey.yaml")], "keys must be names"),
+        (["ingest", "--catalog", str(tmp / "rootkey.yaml")], "root: unknown key"),
+        (["ingest", "--catalog", str(tmp / "binary.yaml")], "not a text file"),
+        (["ingest", "--catalog", str(tmp / "folder")], "is a folder"),
+        (["train", "--pipeline", str(tmp / "binary.yaml")], "not a text file"),
+        (["train", "--pipeline", str(tmp / "folder")], "is a folder"),
+        (["train", "--pipeline", pipeline("seed", lambda d: d.update(seed=-1))], "seed"),
+        (["train", "--pipeline", pipeline("big", lambda d: d.update(seed=2**40))], "seed"),
+        (["train", "--pipeline", pipeline("name", lambda d: d.update(name="../../x"))], "name"),
+        (
+            [
+                "train",
+                "--pipeline",
+                pipeline("strat", lambda d: d["trainer"].update(strategy="warp")),
+            ],
+            "trainer.strategy",
+        ),
+        (
+            [
+                "train",
+                "--pipeline",
+                pipeline("lim", lambda d: d["trainer"].update(limit_train_batches=-3)),
+            ],
+            "limit_train_batches",
+        ),
+        (
+            [
+                "train",
+                "--pipeline",
+                pipeline("t0", lambda d: d["trainer"].update(max_time="00:00:00:00")),
+            ],
+            "max_time must be positive",
+        ),
+        (["train", "--pipeline", pipeline("ik", lambda d: d.update({1: 2}))], "keys must be names"),
+        (["ingest", "--files", "x.nc", "--out", ""], "--out"),
+        (["ingest", "--files", "x.nc", "--bbox", ""], "--bbox"),
+        (["ingest", "--files", "x.nc", "--scheduler", "nowhere"], "not a scheduler address"),
+        (["forecast", "--run", str(tmp / "folder")], "not a complete run folder"),
+        (["evaluate", str(tmp / "binary.yaml")], "binary.yaml"),
+        (["maps", str(tmp / "nothing.nc")], "nothing.nc"),
+    ]
+
+
+def test_bad_input_is_one_line_and_never_a_traceback(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args, words in _bad_inputs(tmp_path):
+        result = runner.invoke(app, args)
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert "Traceback" not in result.output, (args, result.output)
+        assert not isinstance(result.exception, Exception) or isinstance(
+            result.exception, SystemExit
+        ), (args, repr(result.exception))
+        lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+        assert len(lines) == 1, (args, result.stderr)
+        assert words in lines[0], (args, lines[0])

@@ -116,6 +116,8 @@ def load_catalog(path: str | Path = "data_catalog.yaml", root: Path | None = Non
     (default: the folder the file is in, as named, without following symlinks)."""
     path = Path(path)
     data = read_yaml(path)
+    if "root" in data:
+        raise ConfigError(f"{path}: root: unknown key")
     try:
         return Catalog(**data, root=(root or path.absolute().parent))
     except ValidationError as err:

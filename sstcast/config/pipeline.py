@@ -142,7 +142,10 @@ def parse_max_time(value: str | float | int | None) -> timedelta | None:
         minutes = float(value)
     elif isinstance(value, str) and _MAX_TIME.match(value.strip()):
         d, h, m, s = (int(p) for p in value.strip().split(":"))
-        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+        budget = timedelta(days=d, hours=h, minutes=m, seconds=s)
+        if budget <= timedelta(0):
+            raise ValueError(f"max_time must be positive, got {value!r}")
+        return budget
     else:
         try:
             minutes = float(value)
@@ -168,11 +171,15 @@ class TrainerConfig(Strict):
         0, ge=0, description="linear decay to 0 over these epochs (scheduled sampling)"
     )
     num_workers: int = Field(0, ge=0)
-    limit_train_batches: int | float | None = None
-    limit_val_batches: int | float | None = None
+    limit_train_batches: int | float | None = Field(
+        None, gt=0, description="batches per epoch (int) or share of them (float <= 1)"
+    )
+    limit_val_batches: int | float | None = Field(None, gt=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     devices: int = Field(1, ge=1)
-    strategy: str = "auto"
+    strategy: Literal[
+        "auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp", "deepspeed", "single_device"
+    ] = "auto"
     num_nodes: int = Field(1, ge=1)
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     deterministic: bool = True
@@ -181,13 +188,20 @@ class TrainerConfig(Strict):
     @model_validator(mode="after")
     def _check(self) -> TrainerConfig:
         parse_max_time(self.max_time)
+        for key in ("limit_train_batches", "limit_val_batches"):
+            value = getattr(self, key)
+            if isinstance(value, float) and value > 1:
+                raise ValueError(f"{key}: a float is a share of the batches (0 < x <= 1)")
         return self
 
 
 class Pipeline(Strict):
     """One experiment: data, model, optimiser, schedule, trainer, seed."""
 
-    name: str
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="a plain name (it becomes a folder: runs/<name>/...)",
+    )
     task: Literal["sst", "taxibj"] = "sst"
     source: str
     region: str | None = None
@@ -199,7 +213,7 @@ class Pipeline(Strict):
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=2**32)
     root: Path = Path(".")
 
     def cube_path(self, catalog: Catalog | None = None) -> str:
