@@ -490,7 +490,10 @@ def write_cube_status(
     check: Callable[[xr.Dataset], None] | None = None,
 ) -> tuple[str, bool]:
     """Like :func:`write_cube`, but also say whether anything was written."""
-    out = str(out).rstrip("/") if is_url(str(out)) else str(Path(out).expanduser())
+    out = str(out)
+    if out.startswith("file://"):  # a local path spelled as a URL: written as a local path
+        out = out[len("file://") :]
+    out = out.rstrip("/") if is_url(out) else str(Path(out).expanduser())
     ds = ds.copy()
     ds.attrs.setdefault("Conventions", "CF-1.8")
     ds.attrs.setdefault("sstcast_version", sstcast_version())
@@ -498,6 +501,53 @@ def write_cube_status(
     validate_cube(ds, where=f"dataset for {out}")
     with _writer_lock(out):
         return _write_locked(ds, out, force, progress, scheduler, check)
+
+
+COMPLETE_ATTR = "sstcast_complete"
+CHUNKS_ATTR = "sstcast_chunk_files"
+
+
+def _chunk_files(store: str) -> int | None:
+    """Number of chunk files of a local Zarr v3 store (None for URLs)."""
+    if is_url(store):
+        return None
+    return sum(
+        1 for p in Path(store).rglob("*") if p.is_file() and "c" in p.relative_to(store).parts[1:2]
+    )
+
+
+def _mark_complete(store: str) -> None:
+    """Record the chunk count and the completion mark in the store's root attributes."""
+    import zarr
+
+    group = zarr.open_group(store, mode="r+")
+    count = _chunk_files(store)
+    attrs = {COMPLETE_ATTR: True}
+    if count is not None:
+        attrs[CHUNKS_ATTR] = count
+    group.attrs.update(attrs)
+
+
+def _intact(out: str, attrs: dict[str, Any]) -> bool:
+    """A complete cube whose chunk files are all still there (local stores)."""
+    if not attrs.get(COMPLETE_ATTR):
+        return False
+    expected = attrs.get(CHUNKS_ATTR)
+    found = _chunk_files(out)
+    return expected is None or found is None or int(expected) == found
+
+
+def _remove_stale_temporaries(out: str) -> None:
+    """Temporaries of earlier writes of ``out`` (``.<name>.tmp-*``) whose processes died:
+    the caller holds the writer lock, so no live process owns them."""
+    if is_url(out):
+        return
+    path = Path(out)
+    if not path.parent.is_dir():
+        return
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        log.info("note: removing %s, left by an interrupted write", stale)
+        _remove(str(stale))
 
 
 def writer_lock_path(out: str | Path) -> Path:
@@ -545,12 +595,19 @@ def _write_locked(
     scheduler: Any,
     check: Callable[[xr.Dataset], None] | None,
 ) -> tuple[str, bool]:
+    _remove_stale_temporaries(out)
     if _out_exists(out):
         existing = _read_attrs(out) if _cube_exists(out) else None
         new_key = _provenance_key(ds.attrs)
-        if existing is not None and new_key is not None and _provenance_key(existing) == new_key:
+        same = existing is not None and new_key is not None and _provenance_key(existing) == new_key
+        if same and _intact(out, existing):
             log.info("%s is up to date (same sources, region and version); nothing to do", out)
             return out, False
+        if same:  # our own cube, incomplete or with chunks gone: written again
+            log.info(
+                "note: %s is incomplete (missing chunks or no completion mark); rewriting", out
+            )
+            force = True
         if existing is None or existing.get("sstcast_kind") not in KINDS:
             # --force only ever replaces a cube: never a folder of inputs or anything else
             raise SstcastError(
@@ -576,6 +633,7 @@ def _write_locked(
             _write_blocks(prepared, tmp, chunk, progress, label=f"writing {Path(out).name}")
         if check is not None:
             check(xr.open_zarr(tmp, consolidated=False))
+        _mark_complete(tmp)  # the very last write: only now can it open as a cube
         _move_into_place(tmp, out)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -601,6 +659,11 @@ def open_cube(path: str | Path) -> xr.Dataset:
     except Exception as err:
         raise SstcastError(f"{path}: not a readable Zarr cube ({err.__class__.__name__})") from None
     validate_cube(ds, where=path)
+    if not ds.attrs.get(COMPLETE_ATTR):
+        raise SstcastError(
+            f"{path}: an incomplete cube (its write was interrupted, or it predates sstcast "
+            "0.2); run the ingest again"
+        )
     return ds
 
 

@@ -57,6 +57,30 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         path.write_text(yaml.safe_dump(data))
         return str(path)
 
+    import netCDF4
+    import numpy as np
+
+    for name, lon, steps in (
+        ("empty.nc", [100, 101, 102], 0),
+        ("nanlon.nc", [100, np.nan, 102], 2),
+    ):
+        with netCDF4.Dataset(tmp / name, "w") as nc:
+            nc.createDimension("time", None)
+            nc.createDimension("lat", 2)
+            nc.createDimension("lon", 3)
+            t = nc.createVariable("time", "f8", ("time",))
+            t.units = "days since 1800-01-01"
+            t[:] = np.arange(steps, dtype=float)
+            for axis, values, units in (
+                ("lat", [10, 11], "degrees_north"),
+                ("lon", lon, "degrees_east"),
+            ):
+                v = nc.createVariable(axis, "f8", (axis,))
+                v.units = units
+                v[:] = values
+            sst = nc.createVariable("sst", "f4", ("time", "lat", "lon"))
+            sst.units = "degC"
+            sst[:] = np.full((steps, 2, 3), 15.0)
     (tmp / "intkey.yaml").write_text("1: x\n")
     (tmp / "rootkey.yaml").write_text("root: x\ndefault_source: oisst\n")
     (tmp / "binary.yaml").write_bytes(bytes(range(128, 256)))
@@ -100,6 +124,18 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["ingest", "--files", "x.nc", "--bbox", ""], "--bbox"),
         (["ingest", "--files", "x.nc", "--scheduler", "nowhere"], "not a scheduler address"),
         (["forecast", "--run", str(tmp / "folder")], "not a complete run folder"),
+        (
+            ["ingest", "--files", str(tmp / "empty.nc"), "--out", "e.zarr"],
+            "empty.nc: variable 'sst' has no time steps",
+        ),
+        (
+            ["ingest", "--files", str(tmp / "nanlon.nc"), "--out", "n.zarr"],
+            "nanlon.nc: coordinate 'lon'",
+        ),
+        (
+            ["ingest", "--files", str(tmp / "nanlon.nc"), "--out", str(tmp / "binary.yaml")],
+            "nanlon.nc",
+        ),
         (["evaluate", str(tmp / "binary.yaml")], "binary.yaml"),
         (["maps", str(tmp / "nothing.nc")], "nothing.nc"),
     ]
@@ -117,3 +153,14 @@ def test_bad_input_is_one_line_and_never_a_traceback(tmp_path: Path, monkeypatch
         lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
         assert len(lines) == 1, (args, result.stderr)
         assert words in lines[0], (args, lines[0])
+
+
+def test_a_file_url_output_is_a_local_cube(tmp_path: Path) -> None:
+    from sstcast.cube import open_cube
+    from tests.builders import DAYS, LAT, LON, write_cf
+
+    src = write_cf(tmp_path / "a.nc", lat=LAT, lon=LON, days=DAYS)
+    url = f"file://{tmp_path}/u.zarr"
+    result = runner.invoke(app, ["ingest", "--files", str(src), "--out", url])
+    assert result.exit_code == 0, result.output
+    assert open_cube(url).sizes["time"] == len(DAYS)

@@ -322,3 +322,28 @@ def test_as_dataset_takes_a_dataset_or_a_path(tmp_path: Path) -> None:
         np.testing.assert_array_equal(cube_mod.as_dataset(where)["sst"].values, ds["sst"].values)
     with pytest.raises(SstcastError, match="no cube there"):
         cube_mod.as_dataset(tmp_path / "missing.zarr")
+
+
+def test_interrupted_temporaries_never_open_and_are_cleaned(tmp_path: Path, monkeypatch) -> None:
+    """A killed write leaves a temporary without the completion mark: open_cube refuses it,
+    and the next write of the same cube removes it."""
+    out = tmp_path / "c.zarr"
+    stale = tmp_path / ".c.zarr.tmp-dead1234"
+    ds = sst_dataset()
+    ds.to_zarr(stale, consolidated=False, zarr_format=3)  # all metadata, no completion mark
+    with pytest.raises(SstcastError, match="incomplete cube"):
+        open_cube(stale)
+    write_cube(ds, out, progress=False)
+    assert not stale.exists()
+    assert open_cube(out).attrs["sstcast_complete"]
+
+
+def test_missing_chunks_are_noticed_and_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "c.zarr"
+    write_cube(sst_dataset(), out, progress=False)
+    chunk = next(p for p in (out / "sst" / "c").rglob("*") if p.is_file())
+    chunk.unlink()  # a chunk lost (a broken copy, a killed sync)
+    _, written = write_cube_status(sst_dataset(), out, progress=False)
+    assert written, "not 'up to date' with a chunk missing"
+    _, written = write_cube_status(sst_dataset(), out, progress=False)
+    assert not written

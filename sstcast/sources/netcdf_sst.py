@@ -277,10 +277,19 @@ def _open_file(path: Path, variable: str | None) -> tuple[xr.Dataset, float, str
         stamp = var[scalar_times[0]].values
         var = var.drop_vars(scalar_times).expand_dims(time=[stamp])
         time_dim = "time"
+    if var.sizes[time_dim] == 0:
+        raise SstcastError(f"{where}: variable {name!r} has no time steps ({time_dim} is empty)")
     times = _decode_time(np.asarray(var[time_dim].values), where)
 
     lat = np.asarray(raw[lat_name].values, dtype="float64")
     lon = np.asarray(raw[lon_name].values, dtype="float64")
+    for axis, values in ((lat_name, lat), (lon_name, lon)):
+        steps = np.diff(values)
+        if not np.isfinite(values).all() or not (np.all(steps > 0) or np.all(steps < 0)):
+            raise SstcastError(
+                f"{where}: coordinate {axis!r} has missing or unordered values "
+                f"({int((~np.isfinite(values)).sum())} not finite); the file's grid is broken"
+            )
     var = var.reset_coords(drop=True).drop_vars(
         [c for c in (time_dim, lat_dim, lon_dim) if c in var.coords]
     )

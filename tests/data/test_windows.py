@@ -250,6 +250,7 @@ def test_multiworker_loader_gives_the_same_batches() -> None:
 def test_zarr_path_chunked_reads_and_pickling(tmp_path) -> None:
     cube = coded_cube(90, drop=(40,))
     path = tmp_path / "cube.zarr"
+    cube.attrs["sstcast_complete"] = True  # written whole: the mark write_cube sets last
     cube.chunk({"time": 7}).to_zarr(path, consolidated=False, zarr_format=3)
     mem = WindowDataset(str(path), 3, 2, "val", splits=SPLITS, in_memory=True)
     chunked = WindowDataset(str(path), 3, 2, "val", splits=SPLITS, in_memory=False, cache_blocks=2)
@@ -326,6 +327,7 @@ def test_real_ersst_file(ersst_file, tmp_path) -> None:
         "Conventions": "CF-1.8",
     }
     path = tmp_path / "ersst.zarr"
+    cube.attrs["sstcast_complete"] = True
     cube.to_zarr(path, consolidated=False, zarr_format=3)
 
     train = WindowDataset(
