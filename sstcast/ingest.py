@@ -136,6 +136,21 @@ def _result(path: str, written: bool, n_files: int, notes: list[str]) -> IngestR
     )
 
 
+def refuse_overlap(out: str, inputs: Sequence[Path]) -> None:
+    """An output that is an input file, or a folder holding input files, is refused: the
+    cube (and a later ``--force``) could replace the very files it is made from."""
+    if is_url(out):
+        return
+    target = Path(out).expanduser().resolve()
+    for path in inputs:
+        p = Path(path).resolve()
+        if p == target or target in p.parents:
+            raise SstcastError(
+                f"--out {out}: overlaps the input {path} (the cube would hold or replace its own "
+                "inputs); choose another --out"
+            )
+
+
 def _write(
     ds: xr.Dataset,
     out: str,
@@ -146,6 +161,7 @@ def _write(
     check: Any = None,
 ) -> bool:
     """write_cube_status with library read/write failures turned into one-line errors."""
+    refuse_overlap(out, [Path(f["path"]) for f in json.loads(ds.attrs.get("source_files", "[]"))])
     try:
         _, written = write_cube_status(
             ds, out, force=force, progress=progress, scheduler=scheduler, check=check

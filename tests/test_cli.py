@@ -164,3 +164,16 @@ def test_a_file_url_output_is_a_local_cube(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "--files", str(src), "--out", url])
     assert result.exit_code == 0, result.output
     assert open_cube(url).sizes["time"] == len(DAYS)
+
+
+def test_an_output_overlapping_the_inputs_is_refused_even_with_force(tmp_path: Path) -> None:
+    from tests.builders import DAYS, LAT, LON, write_cf
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    src = write_cf(raw / "a.nc", lat=LAT, lon=LON, days=DAYS)
+    for out in (src, raw, tmp_path):
+        result = runner.invoke(app, ["ingest", "--files", str(src), "--out", str(out), "--force"])
+        assert result.exit_code == 1, result.output
+        assert "overlaps the input" in result.stderr or "not an sstcast cube" in result.stderr
+        assert src.exists() and src.stat().st_size > 0  # the input is untouched
