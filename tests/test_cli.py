@@ -124,6 +124,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["ingest", "--files", "x.nc", "--bbox", ""], "--bbox"),
         (["ingest", "--files", "x.nc", "--scheduler", "nowhere"], "not a scheduler address"),
         (["forecast", "--run", str(tmp / "folder")], "not a complete run folder"),
+        (["ingest", "--files", "sst[red].nc"], "sst[red].nc"),  # user text shown as given
         (
             ["ingest", "--files", str(tmp / "empty.nc"), "--out", "e.zarr"],
             "empty.nc: variable 'sst' has no time steps",
