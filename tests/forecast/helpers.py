@@ -69,3 +69,10 @@ def cf_report(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> di
 
 def cf_failures(results: list[dict]) -> list[str]:
     return [f"{r['name']}: {r['msgs']}" for r in results if r["value"][0] != r["value"][1]]
+
+
+def quiet_forecast(run: Path | None = None, **options: Any) -> Any:
+    """``sstcast.forecast.run.forecast`` on the CPU without progress bars (tests)."""
+    from sstcast.forecast.run import forecast
+
+    return forecast(run, progress=False, device="cpu", **options)

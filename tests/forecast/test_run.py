@@ -17,8 +17,7 @@ from sstcast.cli import app
 from sstcast.cube import open_cube
 from sstcast.errors import SstcastError
 from sstcast.forecast.rollout import ModelForecaster, open_run
-from sstcast.forecast.run import forecast
-from tests.forecast.helpers import cf_failures, cf_report
+from tests.forecast.helpers import cf_failures, cf_report, quiet_forecast
 
 runner = CliRunner()
 
@@ -35,7 +34,11 @@ def one_error_line(result) -> str:
 def test_test_period_file_opens_with_datetimes_and_passes_cf(
     trained_sst_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = forecast(trained_sst_run, lead=3, out=tmp_path / "f.nc", progress=False, device="cpu")
+    made = quiet_forecast(
+        trained_sst_run,
+        lead=3,
+        out=tmp_path / "f.nc",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds = xr.open_dataset(made.path)
@@ -121,13 +124,11 @@ def test_latest_is_an_operational_forecast_written_and_mapped(
 
 
 def test_leads_past_the_trained_horizon_are_marked(trained_sst_run: Path, tmp_path: Path) -> None:
-    made = forecast(
+    made = quiet_forecast(
         trained_sst_run,
         init=["2011-06-01"],
         lead=8,
         out=tmp_path / "x.nc",
-        progress=False,
-        device="cpu",
     )
     ds = xr.open_dataset(made.path)
     assert ds.sizes["lead_time"] == 8 and made.extrapolated_leads == 5
@@ -183,9 +184,15 @@ def test_run_folder_missing_pieces_is_one_line(trained_sst_run: Path, tmp_path: 
 
 def test_forecast_options_are_checked(trained_sst_run: Path) -> None:
     with pytest.raises(SstcastError, match="--period 'spring'"):
-        forecast(trained_sst_run, period="spring", progress=False, device="cpu")
+        quiet_forecast(
+            trained_sst_run,
+            period="spring",
+        )
     with pytest.raises(SstcastError, match="not a date"):
-        forecast(trained_sst_run, init=["yesterday"], progress=False, device="cpu")
+        quiet_forecast(
+            trained_sst_run,
+            init=["yesterday"],
+        )
     result = runner.invoke(app, ["forecast", "--run", str(trained_sst_run), "--device", "tpu"])
     assert result.exit_code == 2 and "auto, cpu or cuda" in result.stderr
 
@@ -195,20 +202,20 @@ def test_latest_run_of_a_pipeline_is_found(
 ) -> None:
     root = trained_sst_run.parents[3]  # the folder holding tiny.yaml and runs/
     monkeypatch.chdir(root)
-    made = forecast(
+    made = quiet_forecast(
         pipeline="tiny.yaml",
         init=["2011-06-01"],
         lead=2,
         out=tmp_path / "p.nc",
-        progress=False,
-        device="cpu",
     )
     assert made.run_dir.resolve() == trained_sst_run.resolve()
 
 
 def test_taxibj_forecast_feeds_its_output_back(trained_taxibj_run: Path, tmp_path: Path) -> None:
-    made = forecast(
-        trained_taxibj_run, lead=3, out=tmp_path / "bj.nc", progress=False, device="cpu"
+    made = quiet_forecast(
+        trained_taxibj_run,
+        lead=3,
+        out=tmp_path / "bj.nc",
     )
     ds = xr.open_dataset(made.path)
     assert ds["flow"].dims == ("init_time", "lead_time", "direction", "y", "x")
@@ -238,13 +245,11 @@ def test_taxibj_latest_is_forecast_past_the_cube_end(
 ) -> None:
     """Operational TaxiBJ: the external factors past the cube's end come from the calendar
     and the last observed weather; nothing after the init is used."""
-    made = forecast(
+    made = quiet_forecast(
         trained_taxibj_run,
         init=["latest"],
         lead=3,
         out=tmp_path / "op.nc",
-        progress=False,
-        device="cpu",
     )
     ds = xr.open_dataset(made.path)
     assert np.isfinite(ds["flow"].values).all()

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from sstcast.cli import app
 from sstcast.errors import SstcastError
-from sstcast.forecast.run import forecast
 from sstcast.verify.evaluate import evaluate
+from tests.forecast.helpers import quiet_forecast
 
 runner = CliRunner()
 
@@ -23,8 +23,11 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def val_forecast(trained_sst_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("val") / "val.nc"
-    return forecast(
-        trained_sst_run, period="val", lead=3, out=out, progress=False, device="cpu"
+    return quiet_forecast(
+        trained_sst_run,
+        period="val",
+        lead=3,
+        out=out,
     ).path
 
 
@@ -79,13 +82,11 @@ def test_metrics_files_and_their_consistency(val_forecast: Path) -> None:
 
 
 def test_a_forecast_without_truth_is_one_line(trained_sst_run: Path, tmp_path: Path) -> None:
-    made = forecast(
+    made = quiet_forecast(
         trained_sst_run,
         init=["latest"],
         lead=2,
         out=tmp_path / "op.nc",
-        progress=False,
-        device="cpu",
     )
     result = runner.invoke(app, ["evaluate", str(made.path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -116,8 +117,10 @@ def test_not_a_forecast_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_taxibj_protocol(trained_taxibj_run: Path, tmp_path: Path) -> None:
-    made = forecast(
-        trained_taxibj_run, lead=1, out=tmp_path / "bj.nc", progress=False, device="cpu"
+    made = quiet_forecast(
+        trained_taxibj_run,
+        lead=1,
+        out=tmp_path / "bj.nc",
     )
     ev = evaluate(made.path, n_boot=50)
     models = list(ev.metrics["model"].values)
