@@ -263,7 +263,9 @@ def forecast(
     ] = None,
     period: str = typer.Option("test", "--period", help="test, val, train or FIRST:LAST dates"),
     lead: int = typer.Option(10, "--lead", min=1, help="lead steps (days for daily SST)"),
-    out: str | None = typer.Option(None, "--out", help="forecast file (default <run>/forecast.nc)"),
+    out: str | None = typer.Option(
+        None, "--out", help="forecast file (default <run>/forecast_<test|latest|dates>.nc)"
+    ),
     cube: str | None = typer.Option(
         None, "--cube", help="cube to forecast from (default: the run's)"
     ),

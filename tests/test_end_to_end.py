@@ -70,7 +70,7 @@ def test_sample_ingest_train_journey(tmp_path: Path, monkeypatch: pytest.MonkeyP
         app, ["forecast", "--region", "bohai", "--lead", "5", "--no-progress", "--map-lead", "1,5"]
     )
     assert result.exit_code == 0, result.output
-    fc = xr.open_dataset(run_dir / "forecast.nc")
+    fc = xr.open_dataset(run_dir / "forecast_test.nc")
     assert fc["sst"].dims == ("init_time", "lead_time", "lat", "lon")
     assert fc["init_time"].dtype.kind == "M" and fc["lead_time"].dtype.kind == "m"
     assert fc.sizes["lead_time"] == 5 and fc.sizes["init_time"] > 20
@@ -79,7 +79,7 @@ def test_sample_ingest_train_journey(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert np.isfinite(fc["sst"].values[..., ocean]).all()
     assert np.isnan(fc["sst"].values[..., ~ocean]).all()
 
-    metrics = xr.open_dataset(run_dir / "forecast_metrics.nc")
+    metrics = xr.open_dataset(run_dir / "forecast_test_metrics.nc")
     models = list(metrics["model"].values)
     assert models == ["convlstm", "persistence", "climatology", "anomaly_persistence", "bound"]
     rmse = metrics["value"].sel(metric="rmse")
@@ -88,7 +88,7 @@ def test_sample_ingest_train_journey(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (bound <= rmse.sel(model="persistence").values + 1e-6).all()  # the bound is the best
     assert "gain captured" in result.stdout and "bound" in result.stdout
 
-    pngs = sorted((run_dir / "forecast_maps").glob("*.png"))
+    pngs = sorted((run_dir / "forecast_test_maps").glob("*.png"))
     assert [p.name for p in pngs] == [
         "lead_time_skill.png",
         f"map_sst_init{str(fc['init_time'].values[0])[:10].replace('-', '')}_lead01d.png",

@@ -28,7 +28,25 @@ from sstcast.utils.report import progress_bar
 
 log = logging.getLogger(__name__)
 
-FORECAST_FILE = "forecast.nc"
+
+def default_name(init: Sequence[str] | None, period: str | None, inits: np.ndarray) -> str:
+    """The forecast's file name inside the run folder, after what was forecast, so that
+    forecasts of other inits never overwrite each other: ``forecast_test.nc``,
+    ``forecast_latest.nc``, ``forecast_20210301.nc``, ``forecast_20210101-20210630.nc``."""
+
+    def day(t: Any) -> str:
+        return f"{pd.Timestamp(t):%Y%m%d}"
+
+    if init:
+        if [str(i).strip().lower() for i in init] == ["latest"]:
+            return "forecast_latest.nc"
+        span = day(inits[0]) if len(inits) == 1 else f"{day(inits[0])}-{day(inits[-1])}"
+        return f"forecast_{span}.nc"
+    period = period or "test"
+    if period in SPLIT_NAMES:
+        return f"forecast_{period}.nc"
+    first, last = _period_bounds(period)
+    return f"forecast_{day(first)}-{day(last)}.nc"
 
 
 @dataclass
@@ -231,7 +249,8 @@ def forecast(
 ) -> ForecastResult:
     """Forecast ``lead`` steps from each chosen init and write one CF NetCDF file.
 
-    The file goes to ``out`` (default ``<run>/forecast.nc``); see :func:`select_inits` for
+    The file goes to ``out`` (default ``<run>/forecast_<what>.nc``, :func:`default_name`);
+    see :func:`select_inits` for
     the inits and :func:`resolve_run` for the run. Returns what was written.
     """
     from sstcast.training.hardware import select_device
@@ -241,7 +260,7 @@ def forecast(
     fc = ModelForecaster(trained, cube=cube, batch_size=batch_size, device=dev)
     lead_time = fc.lead_times(lead)
     inits = select_inits(fc, init, period, lead)
-    path = Path(out) if out is not None else trained.run_dir / FORECAST_FILE
+    path = Path(out) if out is not None else trained.run_dir / default_name(init, period, inits)
     if str(path) == "" or path.is_dir():
         raise SstcastError(f"--out {path}: give a file name (e.g. forecast.nc)")
     path.parent.mkdir(parents=True, exist_ok=True)

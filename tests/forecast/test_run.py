@@ -254,3 +254,16 @@ def test_taxibj_latest_is_forecast_past_the_cube_end(
     ds = xr.open_dataset(made.path)
     assert np.isfinite(ds["flow"].values).all()
     assert made.notes == ["valid times run past the cube's end"]
+
+
+def test_default_names_never_overwrite_other_forecasts() -> None:
+    from sstcast.forecast.run import default_name
+
+    one = np.array(["2021-03-01"], "datetime64[ns]")
+    two = np.array(["2021-03-01", "2021-03-09"], "datetime64[ns]")
+    assert default_name(None, None, two) == "forecast_test.nc"
+    assert default_name(None, "val", two) == "forecast_val.nc"
+    assert default_name(["latest"], None, one) == "forecast_latest.nc"
+    assert default_name(["2021-03-01"], None, one) == "forecast_20210301.nc"
+    assert default_name(["2021-03-01", "2021-03-09"], None, two) == "forecast_20210301-20210309.nc"
+    assert default_name(None, "2021-01-01:2021-06-30", two) == "forecast_20210101-20210630.nc"
