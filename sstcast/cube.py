@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from sstcast.errors import SstcastError
-from sstcast.utils.io import is_url, sha256_file
+from sstcast.utils.io import exclusive_lock, is_url, sha256_file
 from sstcast.utils.provenance import history_line, sstcast_version  # re-exported here
 from sstcast.utils.report import progress_bar
 
@@ -147,11 +147,8 @@ def require_variable(
     return var
 
 
-_require = require_variable
-
-
 def _check_time(ds: xr.Dataset, where: str) -> None:
-    time = _require(ds, "time", ("time",), where)
+    time = require_variable(ds, "time", ("time",), where)
     if not np.issubdtype(time.dtype, np.datetime64):
         raise SstcastError(f"{where}: time is {time.dtype}, expected datetime64")
     if not _is_ascending(time.values):
@@ -185,22 +182,22 @@ def validate_cube(ds: xr.Dataset, where: str = "cube") -> None:
 def _validate_sst(ds: xr.Dataset, where: str) -> None:
     """The SST cube: ascending lat/lon, float32 ``sst`` in °C, int8 ``mask``."""
     for axis in ("lat", "lon"):
-        coord = _require(ds, axis, (axis,), where)
+        coord = require_variable(ds, axis, (axis,), where)
         if not _is_ascending(coord.values):
             raise SstcastError(f"{where}: {axis} is not strictly ascending")
-    sst = _require(ds, "sst", ("time", "lat", "lon"), where)
+    sst = require_variable(ds, "sst", ("time", "lat", "lon"), where)
     if sst.dtype != np.float32:
         raise SstcastError(f"{where}: sst is {sst.dtype}, expected float32")
     if sst.attrs.get("units") != "degC":
         raise SstcastError(f"{where}: sst units are {sst.attrs.get('units')!r}, expected 'degC'")
-    mask = _require(ds, "mask", ("lat", "lon"), where)
+    mask = require_variable(ds, "mask", ("lat", "lon"), where)
     if mask.dtype != np.int8:
         raise SstcastError(f"{where}: mask is {mask.dtype}, expected int8")
 
 
 def _validate_taxibj(ds: xr.Dataset, where: str) -> None:
     """The TaxiBJ cube: float32 ``flow`` (time, direction, y, x) and the external factors."""
-    flow = _require(ds, "flow", ("time", "direction", "y", "x"), where)
+    flow = require_variable(ds, "flow", ("time", "direction", "y", "x"), where)
     if flow.dtype != np.float32:
         raise SstcastError(f"{where}: flow is {flow.dtype}, expected float32")
     names = [str(v) for v in ds["direction"].values] if "direction" in ds.coords else []
@@ -209,7 +206,7 @@ def _validate_taxibj(ds: xr.Dataset, where: str) -> None:
             f"{where}: direction coordinate is {names}, expected ['inflow', 'outflow']"
         )
     for name, dims in TAXIBJ_FACTORS.items():
-        _require(ds, name, dims, where)
+        require_variable(ds, name, dims, where)
     if "slots_per_day" not in ds.attrs:
         raise SstcastError(f"{where}: missing attribute slots_per_day")
 
@@ -564,27 +561,14 @@ def writer_lock_path(out: str | Path) -> Path:
 
 @contextlib.contextmanager
 def _writer_lock(out: str) -> Iterator[None]:
-    """One writer at a time for a local cube: an exclusive lock for the whole
-    check-and-write (the OS drops it if the process dies); a second writer is refused at
-    once with a clear line. The lock file lives in the temporary folder, named after the
-    cube's absolute path, so nothing is left beside the cube. Object-store URLs are not
-    locked."""
+    """One writer at a time for a local cube, for the whole check-and-write: a second writer
+    is refused at once with a clear line. Object-store URLs are not locked."""
     if is_url(out):
         yield
         return
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(writer_lock_path(out)))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise SstcastError(
-            f"{out}: another sstcast process is writing this cube; wait for it to finish"
-        ) from None
-    try:
+    busy = f"{out}: another sstcast process is writing this cube; wait for it to finish"
+    with exclusive_lock(writer_lock_path(out), busy):
         yield
-    finally:
-        lock.release()
 
 
 def _write_locked(

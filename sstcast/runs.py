@@ -23,7 +23,6 @@ import contextlib
 import os
 import platform
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,7 +34,7 @@ from sstcast.config import ConfigError, Pipeline, load_pipeline, save_pipeline
 from sstcast.data.normalize import FlowScaler, Normalizer
 from sstcast.data.normalize import load_normalizer as _load_normalizer_file
 from sstcast.errors import SstcastError
-from sstcast.utils.io import atomic_path, sha256_file, write_json
+from sstcast.utils.io import atomic_path, exclusive_lock, sha256_file, write_json
 from sstcast.utils.io import read_json as _read_json
 
 RUN_DIR_ENV = "SSTCAST_RUN_DIR"
@@ -178,23 +177,11 @@ def load_normalizer(run_dir: str | Path) -> Normalizer:
     return _load_normalizer_file(run_dir / NORMALIZER)
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: str | Path) -> Iterator[None]:
-    """An exclusive lock on ``run_dir/.lock`` while a process trains in it (released by the
-    OS if the process dies); a second training of the same folder gets one clear line."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(Path(run_dir) / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise SstcastError(
-            f"{run_dir}: another sstcast train is running in this run folder; wait for it"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+def run_lock(run_dir: str | Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on ``run_dir/.lock`` while a process trains in it; a second training
+    of the same folder gets one clear line."""
+    busy = f"{run_dir}: another sstcast train is running in this run folder; wait for it"
+    return exclusive_lock(Path(run_dir) / ".lock", busy)
 
 
 def truncate_metrics(run_dir: str | Path, last_epoch: int) -> None:

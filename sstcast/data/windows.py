@@ -85,8 +85,6 @@ def scored_cells(normalizer: Normalizer, ds: xr.Dataset, variable: str) -> np.nd
     valid = normalizer.fitted_cells()
     if valid.ndim == 3:
         valid = valid.all(axis=0)
-    if valid.ndim == 0:  # a scalar scaler (TaxiBJ flows): every cell
-        valid = np.full(da.shape[-2:], bool(valid))
     if valid.shape != tuple(da.shape[-2:]):
         raise SstcastError(
             f"normaliser fitted on a field of shape {valid.shape}, the cube's is {da.shape[-2:]}"

@@ -29,8 +29,10 @@ from sstcast import runs
 from sstcast.config import Pipeline
 from sstcast.cube import open_cube
 from sstcast.data.normalize import Normalizer
+from sstcast.data.windows import doy_planes, scored_cells, static_planes
 from sstcast.errors import DataError, SstcastError
 from sstcast.tasks import SstTask, Task, TaxiBJTask, get_task
+from sstcast.utils.timeaxis import to_offset
 
 #: Inits per model call.
 DEFAULT_BATCH = 64
@@ -123,8 +125,7 @@ def cube_step(times: pd.DatetimeIndex, frequency: str | None) -> pd.Timedelta:
     steps (months) that a ``lead_time`` duration cannot express."""
     if frequency:
         try:
-            offset = pd.tseries.frequencies.to_offset(frequency)
-            return pd.Timedelta(offset)
+            return pd.Timedelta(to_offset(frequency))
         except (ValueError, TypeError):
             raise DataError(
                 f"the cube's time step {frequency!r} has no fixed length; forecasts need a "
@@ -218,9 +219,8 @@ class ModelForecaster:
     def __call__(self, init_times: Sequence[Any], lead_time: np.ndarray) -> xr.DataArray:
         """All inits at once as a DataArray ``(init_time, lead_time, *space)``."""
         lead_time = np.asarray(lead_time, "timedelta64[ns]")
-        parts = [v for _, v in self.blocks(init_times, lead_time)]
-        inits = self.check_inits(init_times, len(lead_time))
-        values = np.concatenate(parts) if parts else np.empty((0, len(lead_time)))
+        chunks, parts = zip(*self.blocks(init_times, lead_time), strict=True)
+        inits, values = np.concatenate(chunks), np.concatenate(parts)
         return xr.DataArray(
             values,
             dims=("init_time", "lead_time", *self.space_dims),
@@ -250,8 +250,6 @@ class _SstRollout:
     """SST: ``n_in`` observed days in, the model's autoregressive rollout out."""
 
     def __init__(self, fc: ModelForecaster) -> None:
-        from sstcast.data.windows import doy_planes, scored_cells, static_planes
-
         self.fc = fc
         run = fc.run
         sig = run.record["signature"]
@@ -263,7 +261,6 @@ class _SstRollout:
         self.doy = "doy_sin" in names
         statics = [n for n in names if n not in ("doy_sin", "doy_cos")]
         self.static = static_planes(fc.ds, statics, self.mask, self.spatial_dims)
-        self._doy_planes = doy_planes
         self._mask_t = torch.from_numpy(self.mask)
 
     def space(self) -> dict[str, np.ndarray]:
@@ -302,7 +299,7 @@ class _SstRollout:
         b = len(inits)
         if self.doy:
             all_times = np.concatenate([times, valid], axis=1)
-            doy = self._doy_planes(all_times.ravel()).reshape(b, -1, 2)
+            doy = doy_planes(all_times.ravel()).reshape(b, -1, 2)
             batch["extra_doy"] = torch.from_numpy(doy)
             if self.static is not None:
                 batch["extra_static"] = self.static.expand(b, *self.static.shape)

@@ -171,24 +171,26 @@ def lead_days(obj: xr.DataArray | xr.Dataset) -> np.ndarray:
     return values.astype(float)
 
 
-def lead_label(days: float) -> str:
-    """``5 d`` for whole days, else ``6 h`` or ``30 min``."""
+def _lead_in_units(days: float) -> tuple[int, str]:
+    """A lead as a whole number of its largest fitting unit: days, else hours, else minutes."""
     if abs(days - round(days)) < 1e-9:
-        return f"{round(days)} d"
+        return round(days), "d"
     hours = days * 24.0
     if abs(hours - round(hours)) < 1e-6:
-        return f"{round(hours)} h"
-    return f"{round(hours * 60.0)} min"
+        return round(hours), "h"
+    return round(hours * 60.0), "min"
+
+
+def lead_label(days: float) -> str:
+    """``5 d`` for whole days, else ``6 h`` or ``30 min``."""
+    value, unit = _lead_in_units(days)
+    return f"{value} {unit}"
 
 
 def lead_token(days: float) -> str:
     """File-name form of a lead: ``05d``, else ``06h``, else ``30min`` (zero-padded)."""
-    if abs(days - round(days)) < 1e-9:
-        return f"{round(days):02d}d"
-    hours = days * 24.0
-    if abs(hours - round(hours)) < 1e-6:
-        return f"{round(hours):02d}h"
-    return f"{round(hours * 60.0):02d}min"
+    value, unit = _lead_in_units(days)
+    return f"{value:02d}{unit}"
 
 
 def list_values(values: Iterable[str], limit: int = 12) -> str:

@@ -14,7 +14,6 @@ dpi and no timestamps, so the same inputs give byte-identical files.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sstcast.errors import SstcastError
@@ -48,7 +46,7 @@ from sstcast.report._figure import (
     time_token,
     weighted_mean,
 )
-from sstcast.utils.naturalearth import best_resolution, natural_earth_shapefile
+from sstcast.report.geo import Region, spacing
 
 __all__ = ["DEFAULT_LEADS", "flow_maps", "forecast_maps", "map_filename", "skill_map"]
 
@@ -58,9 +56,6 @@ ERROR_CMAP = BALANCE
 SKILL_CMAP = BALANCE_R
 FLOW_CMAP = AMP
 
-LAND_COLOUR = "#d9d4c7"
-NODATA_COLOUR = LAND_COLOUR  # masked cells read as land; the coastline shows the coast
-COAST_COLOUR = "#222222"
 
 _MAP_DIMS = ("init_time", "lead_time", "lat", "lon")
 _FLOW_DIMS = ("init_time", "lead_time", "direction", "y", "x")
@@ -137,7 +132,7 @@ def forecast_maps(
     obs = _truth_array(truth, name)
     lat = np.asarray(fc["lat"].values, dtype=float)
     lon = np.asarray(fc["lon"].values, dtype=float)
-    region = _Region(lat, lon, resolution)
+    region = Region(lat, lon, resolution)
     out_dir = Path(out_dir)
     written: list[Path] = []
     for i in init_pos:
@@ -215,7 +210,7 @@ def skill_map(
     return _draw_skill_map(
         Path(out),
         panels,
-        _Region(lat, lon, resolution),
+        Region(lat, lon, resolution),
         title=f"sstcast {model} · RMSE skill score vs {ref_name}",
         label=f"skill vs {ref_name} (>0: model better)",
     )
@@ -353,7 +348,7 @@ def _observed(
     if not hit.size:
         return None
     field = truth.isel(time=int(hit[0]))
-    tol = 0.01 * min(_spacing(lat), _spacing(lon))
+    tol = 0.01 * min(spacing(lat), spacing(lon))
     try:
         field = field.sel(lat=lat, lon=lon, method="nearest", tolerance=tol)
     except KeyError as err:
@@ -403,197 +398,6 @@ def _title(model: str | None, init: Any, days: float, valid: Any, verified: bool
     return title if verified else f"{title} · not verified"
 
 
-def _spacing(values: np.ndarray) -> float:
-    diffs = np.abs(np.diff(np.asarray(values, dtype=float)))
-    diffs = diffs[diffs > 0]
-    return float(diffs.min()) if diffs.size else 1.0
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges from (possibly irregular) monotonic centres."""
-    c = np.asarray(centres, dtype=float)
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
-# --------------------------------------------------------------------------------------
-# Cartopy maps
-# --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=16)
-def _natural_earth_features(
-    resolution: str, boxes: tuple[tuple[float, float, float, float], ...]
-) -> tuple[Any, Any]:
-    """Land polygons and coastlines of one scale, read offline and clipped to ``boxes``
-    (west, south, east, north in -180..180), as cartopy features.
-
-    Only the rings near the region are turned into shapes (:func:`_clipped_shapes`), so a
-    10m map does not pay for converting all of Eurasia.
-    """
-    import cartopy.crs as ccrs
-    from cartopy.feature import ShapelyFeature
-
-    features = []
-    for name in ("land", "coastline"):
-        path = natural_earth_shapefile(resolution, "physical", name)
-        parts = [g for box in boxes for g in _clipped_shapes(path, box)]
-        features.append(ShapelyFeature(parts, ccrs.PlateCarree()))
-    return features[0], features[1]
-
-
-def _clipped_shapes(path: Path, box: tuple[float, float, float, float]) -> list[Any]:
-    """The polygons or lines of a shapefile that meet ``box``, clipped to it.
-
-    Rings are filtered by their bounding boxes before any geometry is built; polygon rings
-    follow the shapefile convention (outer rings clockwise, holes counter-clockwise) and
-    each hole goes to the smallest outer ring that contains it.
-    """
-    import shapefile
-    import shapely
-
-    west, south, east, north = box
-    lines: list[Any] = []
-    outers: list[Any] = []
-    holes: list[Any] = []
-    with shapefile.Reader(str(path)) as reader:
-        for shape in reader.iterShapes(bbox=[west, south, east, north]):
-            if shape is None or not shape.points:
-                continue
-            points = np.asarray(shape.points, dtype=float)[:, :2]
-            starts = np.asarray(shape.parts, dtype=np.int64)
-            ends = np.append(starts[1:], len(points))
-            xmin = np.minimum.reduceat(points[:, 0], starts)
-            xmax = np.maximum.reduceat(points[:, 0], starts)
-            ymin = np.minimum.reduceat(points[:, 1], starts)
-            ymax = np.maximum.reduceat(points[:, 1], starts)
-            near = (xmax >= west) & (xmin <= east) & (ymax >= south) & (ymin <= north)
-            polygon = shape.shapeType in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM)
-            for k in np.flatnonzero(near):
-                ring = points[starts[k] : ends[k]]
-                if len(ring) < (4 if polygon else 2):
-                    continue
-                if not polygon:
-                    lines.append(shapely.LineString(ring))
-                    continue
-                x, y = ring[:, 0], ring[:, 1]
-                signed = 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
-                (outers if signed < 0 else holes).append(shapely.Polygon(ring))
-    shapes: list[Any] = lines
-    if outers:
-        inner: list[list[Any]] = [[] for _ in outers]
-        areas = np.array([o.area for o in outers])
-        for hole in holes:
-            x0, y0 = hole.exterior.coords[0]
-            inside = [i for i, o in enumerate(outers) if shapely.contains_xy(o, x0, y0)]
-            if inside:
-                inner[min(inside, key=lambda i: areas[i])].append(hole.exterior.coords)
-        shapes = [
-            shapely.Polygon(o.exterior.coords, holes=h) if h else o
-            for o, h in zip(outers, inner, strict=True)
-        ]
-    clipped = (shapely.clip_by_rect(g, west, south, east, north) for g in shapes)
-    return [g for g in clipped if not g.is_empty]
-
-
-def _degree_ticks(lo: float, hi: float) -> np.ndarray:
-    """3-6 round tick positions (degrees) inside [lo, hi]."""
-    steps = [1, 1.5, 2, 3, 6, 10] if hi - lo > 20.0 else [1, 2, 2.5, 5, 10]
-    nbins = 7 if hi - lo > 20.0 else 6
-    ticks = MaxNLocator(nbins=nbins, steps=steps, min_n_ticks=3).tick_values(lo, hi)
-    return ticks[(ticks >= lo - 1e-9) & (ticks <= hi + 1e-9)]
-
-
-class _Region:
-    """Extent, cell edges, projection and Natural Earth scale of one lat/lon grid."""
-
-    def __init__(self, lat: np.ndarray, lon: np.ndarray, resolution: str) -> None:
-        if lat.size == 0 or lon.size == 0:
-            raise SstcastError("map: empty lat/lon grid")
-        self.lat = lat
-        self.lon = lon
-        self.lat_edges = _edges(lat)
-        self.lon_edges = _edges(lon)
-        south, north = float(self.lat_edges.min()), float(self.lat_edges.max())
-        west, east = float(self.lon_edges.min()), float(self.lon_edges.max())
-        margin_x = 0.03 * (east - west)
-        margin_y = 0.03 * (north - south)
-        self.extent = (
-            west - margin_x,
-            east + margin_x,
-            max(-90.0, south - margin_y),
-            min(90.0, north + margin_y),
-        )
-        span = max(east - west, north - south)
-        self.aspect = (self.extent[1] - self.extent[0]) / (self.extent[3] - self.extent[2])
-        if resolution == "auto":
-            resolution = best_resolution(span)
-        # Resolve (and check) the shapefiles now: a one-line error, never a download.
-        for name in ("land", "coastline"):
-            natural_earth_shapefile(resolution, "physical", name)
-        self.resolution = resolution
-        self.central_longitude = 180.0 if float(lon.max()) > 180.0 else 0.0
-        # Natural Earth is clipped to the region (plus a pad) in -180..180 boxes: two of
-        # them for a region across the antimeridian.
-        pad = 0.5 + 0.1 * span
-        west_pad, east_pad = self.extent[0] - pad, self.extent[1] + pad
-        south_pad, north_pad = max(-90.0, self.extent[2] - pad), min(90.0, self.extent[3] + pad)
-        if east_pad - west_pad >= 360.0:
-            boxes = [(-180.0, south_pad, 180.0, north_pad)]
-        else:
-            west_pad = (west_pad + 180.0) % 360.0 - 180.0
-            east_pad = west_pad + (self.extent[1] - self.extent[0]) + 2 * pad
-            boxes = [(west_pad, south_pad, min(east_pad, 180.0), north_pad)]
-            if east_pad > 180.0:
-                boxes.append((-180.0, south_pad, east_pad - 360.0, north_pad))
-        self.boxes = tuple(boxes)
-        self.xticks = _degree_ticks(self.extent[0], self.extent[1])
-        self.yticks = _degree_ticks(self.extent[2], self.extent[3])
-
-    def panel_height(self, width: float) -> float:
-        """Map height (inches) for a panel ``width`` wide, kept within sane bounds."""
-        return float(np.clip(width / self.aspect, 0.35 * width, 1.6 * width))
-
-    def axes(self, fig: Figure, spec: Any, left_labels: bool = True) -> Any:
-        """A PlateCarree map of the region with land, coastline and labelled gridlines."""
-        import cartopy.crs as ccrs
-        from cartopy.mpl.ticker import LatitudeFormatter, LongitudeFormatter
-
-        proj = ccrs.PlateCarree(central_longitude=self.central_longitude)
-        ax = fig.add_subplot(spec, projection=proj)
-        ax.set_extent(self.extent, crs=ccrs.PlateCarree())
-        ax.set_facecolor(NODATA_COLOUR)
-        land, coast = _natural_earth_features(self.resolution, self.boxes)
-        ax.add_feature(land, facecolor=LAND_COLOUR, edgecolor="none", zorder=1)
-        ax.add_feature(coast, facecolor="none", edgecolor=COAST_COLOUR, linewidth=0.6, zorder=3)
-        # Ticks and a plain grid: PlateCarree is rectilinear, and cartopy's Gridliner is
-        # several times slower to draw.
-        ax.set_xticks(self.xticks, crs=ccrs.PlateCarree())
-        ax.set_yticks(self.yticks, crs=ccrs.PlateCarree())
-        ax.xaxis.set_major_formatter(LongitudeFormatter(number_format="g"))
-        ax.yaxis.set_major_formatter(LatitudeFormatter(number_format="g"))
-        ax.tick_params(labelsize=7.5, length=2.5, pad=2, labelleft=left_labels)
-        ax.grid(True, linewidth=0.4, color="#555555", alpha=0.45, linestyle=(0, (2, 3)))
-        for line in (*ax.get_xgridlines(), *ax.get_ygridlines()):
-            line.set_zorder(4)
-        return ax
-
-    def mesh(self, ax: Any, values: np.ndarray, **kwargs: Any) -> Any:
-        """Draw (lat, lon) ``values`` as cells; NaN stays transparent."""
-        import cartopy.crs as ccrs
-
-        return ax.pcolormesh(
-            self.lon_edges,
-            self.lat_edges,
-            np.ma.masked_invalid(values),
-            transform=ccrs.PlateCarree(),
-            shading="flat",
-            rasterized=False,
-            zorder=2,
-            **kwargs,
-        )
-
-
 def _rmse_bias(error: np.ndarray, lat: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(weighted_mean(error**2, lat))), weighted_mean(error, lat)
 
@@ -603,7 +407,7 @@ def _draw_forecast_map(
     path: Path,
     forecast: np.ndarray,
     observed: np.ndarray | None,
-    region: _Region,
+    region: Region,
     *,
     title: str,
     units: str,
@@ -698,7 +502,7 @@ def _extend(values: np.ndarray, vmin: float, vmax: float) -> str:
 def _draw_skill_map(
     path: Path,
     panels: list[tuple[str, np.ndarray]],
-    region: _Region,
+    region: Region,
     *,
     title: str,
     label: str,

@@ -91,3 +91,20 @@ def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SstcastError(f"{path}: not valid JSON ({getattr(err, 'msg', err)})") from None
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: str | os.PathLike[str], busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (the OS drops it if the process dies); when
+    another process holds it, raise :class:`SstcastError` with the message ``busy`` at once."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SstcastError(busy) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -381,9 +381,8 @@ def evaluate(
     var = forecast_variable(ds, str(path))
     fc = ds[var].load()
     run_dir = Path(run or ds.attrs.get("run_folder", ""))
-    if not run or not (run_dir / "run.json").exists():
-        if not (run_dir / "run.json").exists():
-            raise SstcastError(f"{path}: its run folder {run_dir} is missing (give --run DIR)")
+    if not (run_dir / "run.json").exists():
+        raise SstcastError(f"{path}: its run folder {run_dir} is missing (give --run DIR)")
     record = runs.read_record(run_dir)
     pipeline = runs.load_run_pipeline(run_dir)
     normalizer = runs.load_normalizer(run_dir)
@@ -421,11 +420,4 @@ def evaluate(
     nc, csv = write_metrics(metrics, out, path.stem)
     leads = [1, 2, 3, 5, 7, 10] if metrics.sizes["lead_time"] > 8 else None
     table = text_table(metrics, "rmse", leads)
-    return Evaluation(
-        metrics,
-        nc,
-        csv,
-        table,
-        model,
-        int(verified.any([d for d in verified.dims if d != "init_time"]).sum()),
-    )
+    return Evaluation(metrics, nc, csv, table, model, int(inits_ok.sum()))
