@@ -278,7 +278,9 @@ def forecast(
         True, "--evaluate/--no-evaluate", help="score it where truth exists"
     ),
     maps: bool = typer.Option(True, "--maps/--no-maps", help="draw maps and plots"),
-    map_lead: str = typer.Option("1,5,10", "--map-lead", help="leads to map, e.g. 1,5,10"),
+    map_lead: str | None = typer.Option(
+        None, "--map-lead", help="leads to map (default 1,5,10; months 1,3,6)"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
 ) -> None:
     """Forecast from a trained run: a CF NetCDF file, its scores and maps."""
@@ -339,7 +341,9 @@ def maps_cmd(
     init: Annotated[
         list[str] | None, typer.Option("--init", help="init date(s) to map (default: the first)")
     ] = None,
-    lead: str = typer.Option("1,5,10", "--lead", help="leads to map, e.g. 1,5,10"),
+    lead: str | None = typer.Option(
+        None, "--lead", help="leads to map (default 1,5,10; months 1,3,6)"
+    ),
     cube: str | None = typer.Option(None, "--cube", help="truth cube (default: the forecast's)"),
     metrics: str | None = typer.Option(
         None, "--metrics", help="metrics file (default: beside the forecast)"

@@ -126,6 +126,7 @@ def draw_maps(
     from sstcast.errors import SstcastError
     from sstcast.forecast.schema import forecast_variable, open_forecast
     from sstcast.report import forecast_maps, lead_time_plot, skill_map
+    from sstcast.report._figure import DEFAULT_LEADS, DEFAULT_MONTH_LEADS, lead_unit
     from sstcast.verify.evaluate import METRICS_SUFFIX
 
     path = Path(forecast_path)
@@ -141,7 +142,8 @@ def draw_maps(
             log.warning(f"maps without observations: {err}")
             truth = None
     n_lead = ds.sizes["lead_time"]
-    leads = [k for k in (leads or [1, 5, 10]) if k <= n_lead] or [n_lead]
+    default = DEFAULT_MONTH_LEADS if lead_unit(ds) == "months" else DEFAULT_LEADS
+    leads = [k for k in (leads or default) if k <= n_lead] or [n_lead]
     model = str(ds.attrs.get("model", "model"))
     figures = forecast_maps(ds, truth, out, inits=inits, leads=leads, model=model)
     beside = path.parent / f"{path.stem}{METRICS_SUFFIX}.nc"

@@ -90,6 +90,11 @@ class DataConfig(Strict):
     harmonics: int = Field(3, ge=0, description="annual harmonics of the anomaly climatology")
     static_channels: list[Literal["mask", "lat", "lon"]] = Field(default_factory=list)
     day_of_year: bool = False
+    inputs_before_split: bool = Field(
+        False,
+        description="validation and test windows may take their inputs from the steps just "
+        "before the split (only the targets lie in it; no gap between splits)",
+    )
     # ST-ResNet sampling (TaxiBJ)
     closeness: int = Field(3, ge=0)
     period: int = Field(1, ge=0)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from sstcast.config.pipeline import SPLIT_NAMES
 from sstcast.errors import SstcastError
-from sstcast.utils.timeaxis import step_offset
+from sstcast.utils.timeaxis import infer_frequency, months_per_step, step_numbers, step_offset
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,19 @@ def contiguous_runs(
         return []
     if not times.is_monotonic_increasing or times.has_duplicates:
         raise SstcastError("time axis must be strictly increasing")
-    offset = freq if isinstance(freq, pd.DateOffset) else step_offset(times, freq)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        expected = times[:-1] + offset
-    breaks = np.flatnonzero(expected.asi8 != times[1:].asi8) + 1
+    if freq is None or isinstance(freq, pd.DateOffset):
+        freq_str = getattr(freq, "freqstr", None) or infer_frequency(times)
+    else:
+        freq_str = freq
+    numbers = step_numbers(times, freq_str)
+    if numbers is not None:  # calendar months, whatever day each month is stamped on
+        breaks = np.flatnonzero(np.diff(numbers) != months_per_step(freq_str)) + 1
+    else:
+        offset = freq if isinstance(freq, pd.DateOffset) else step_offset(times, freq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            expected = times[:-1] + offset
+        breaks = np.flatnonzero(expected.asi8 != times[1:].asi8) + 1
     edges = np.concatenate([[0], breaks, [len(times)]])
     return [(int(a), int(b)) for a, b in pairwise(edges)]
 
@@ -108,13 +116,22 @@ def _date_bounds(name: str, value: Any, times: pd.DatetimeIndex) -> tuple[int, i
     return a, b
 
 
-def time_splits(times: pd.DatetimeIndex, spec: Any, n_in: int, n_out: int) -> dict[str, slice]:
+def time_splits(
+    times: pd.DatetimeIndex,
+    spec: Any,
+    n_in: int,
+    n_out: int,
+    inputs_before_split: bool = False,
+) -> dict[str, slice]:
     """Position ranges of ``train``, ``val`` and ``test`` on ``times``.
 
     ``spec`` is a :class:`sstcast.config.SplitConfig`, a mapping with the same keys, or None
     (fractions 0.8 / 0.1 / 0.1). Each entry is either ``[start, end]`` dates (inclusive) or a
     fraction of the steps; all three must be of the same kind. Returns ``{name: slice}`` with
-    at least :func:`min_gap` unused steps between chronologically consecutive splits.
+    at least :func:`min_gap` unused steps between chronologically consecutive splits — or
+    none with ``inputs_before_split``, where the slices are the *targets'* ranges and a
+    window's inputs may lie before its split (:func:`window_span`): no target is then in two
+    splits either, and a short validation year keeps all its months.
     """
     if n_in < 1 or n_out < 1:
         raise SstcastError(f"n_in and n_out must be >= 1, got {n_in} and {n_out}")
@@ -122,7 +139,7 @@ def time_splits(times: pd.DatetimeIndex, spec: Any, n_in: int, n_out: int) -> di
     if not times.is_monotonic_increasing or times.has_duplicates:
         raise SstcastError("time axis must be strictly increasing")
     items = _spec_items(spec)
-    gap = min_gap(n_in, n_out)
+    gap = 0 if inputs_before_split else min_gap(n_in, n_out)
     n = len(times)
     kinds = {isinstance(v, int | float) and not isinstance(v, bool) for v in items.values()}
     if len(kinds) != 1:
@@ -180,6 +197,15 @@ def time_splits(times: pd.DatetimeIndex, spec: Any, n_in: int, n_out: int) -> di
             )
         out[name] = slice(a, b)
     return out
+
+
+def window_span(span: slice, n_in: int, inputs_before_split: bool) -> slice:
+    """The steps a split's windows may use: its own, and with ``inputs_before_split`` also
+    the ``n_in`` steps before it (observations known at the first init), so that its first
+    window's first target is its first step."""
+    if not inputs_before_split:
+        return span
+    return slice(max(0, int(span.start) - n_in), span.stop)
 
 
 def window_starts(

@@ -53,7 +53,7 @@ from torch.utils.data import (
 from sstcast.config.pipeline import SPLIT_NAMES
 from sstcast.cube import as_dataset
 from sstcast.data.normalize import Normalizer, harmonic_design, make_normalizer
-from sstcast.data.splits import time_splits, window_starts
+from sstcast.data.splits import time_splits, window_span, window_starts
 from sstcast.errors import SstcastError
 
 STATIC_CHANNELS: tuple[str, ...] = ("mask", "lat", "lon")
@@ -253,6 +253,9 @@ class WindowDataset(Dataset):
         harmonics: annual harmonics of the anomaly climatology.
         static_channels: any of "mask", "lat", "lon" as extra channels.
         day_of_year: add sin/cos of each step's date as extra channels.
+        inputs_before_split: validation and test windows take their inputs from the steps
+            just before the split when needed; the splits then need no gap between them
+            (:func:`sstcast.data.splits.time_splits`). Training windows stay inside train.
         variable: the cube variable to window ("sst"; "flow" for TaxiBJ cubes).
         in_memory: load the split into memory (True), read chunks on demand (False), or decide
             by size against the available memory (None).
@@ -285,6 +288,7 @@ class WindowDataset(Dataset):
         scale: str = "global",
         cache_blocks: int = 8,
         compact_extra: bool = False,
+        inputs_before_split: bool = False,
     ) -> None:
         super().__init__()
         if split not in SPLIT_NAMES:
@@ -337,12 +341,16 @@ class WindowDataset(Dataset):
         self.frequency: str | None = ds.attrs.get("frequency") or None
 
         # Splits and windows.
-        self.split_slices = time_splits(self.times, splits, self.n_in, self.n_out)
-        self.starts = window_starts(
-            self.times, self.split_slices[split], self.length, self.stride, self.frequency
+        self.inputs_before_split = bool(inputs_before_split)
+        self.split_slices = time_splits(
+            self.times, splits, self.n_in, self.n_out, self.inputs_before_split
         )
+        # Training windows never reach out of the train split (its inputs stay training data).
+        reach = self.inputs_before_split and split != "train"
+        span = window_span(self.split_slices[split], self.n_in, reach)
+        self.starts = window_starts(self.times, span, self.length, self.stride, self.frequency)
         if len(self.starts) == 0:
-            sl = self.split_slices[split]
+            sl = span
             raise SstcastError(
                 f"split {split!r}: no window of {self.length} consecutive steps fits in "
                 f"{self.times[sl.start].date()}..{self.times[sl.stop - 1].date()}"
@@ -633,6 +641,7 @@ class WindowDataset(Dataset):
             static_channels=tuple(data.static_channels),
             day_of_year=data.day_of_year,
             normalizer=normalizer,
+            inputs_before_split=data.inputs_before_split,
         )
         kwargs.update(overrides)
         return cls(cube, **kwargs)

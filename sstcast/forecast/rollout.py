@@ -32,7 +32,16 @@ from sstcast.data.normalize import Normalizer
 from sstcast.data.windows import doy_planes, scored_cells, static_planes
 from sstcast.errors import DataError, SstcastError
 from sstcast.tasks import SstTask, Task, TaxiBJTask, get_task
-from sstcast.utils.timeaxis import to_offset
+from sstcast.utils.timeaxis import (
+    IRREGULAR,
+    infer_frequency,
+    lead_label,
+    lead_times,
+    months_per_step,
+    step_back,
+    to_offset,
+    valid_times,
+)
 
 #: Inits per model call.
 DEFAULT_BATCH = 64
@@ -120,16 +129,17 @@ def latest_run(root: str | Path, pipeline: str) -> Path:
     return max(found, key=lambda p: (p.name, p.stat().st_mtime))
 
 
-def cube_step(times: pd.DatetimeIndex, frequency: str | None) -> pd.Timedelta:
-    """The cube's fixed time step (daily, hourly, 30 min...); a one-line error for calendar
-    steps (months) that a ``lead_time`` duration cannot express."""
-    if frequency:
+def cube_step(times: pd.DatetimeIndex, frequency: str | None) -> pd.Timedelta | None:
+    """The cube's fixed time step (daily, weekly, hourly, 30 min...), None for calendar
+    months (whose leads are counted in months, :mod:`sstcast.utils.timeaxis`)."""
+    if frequency and frequency != IRREGULAR:
+        if months_per_step(frequency):
+            return None
         try:
             return pd.Timedelta(to_offset(frequency))
         except (ValueError, TypeError):
             raise DataError(
-                f"the cube's time step {frequency!r} has no fixed length; forecasts need a "
-                "fixed step (daily, hourly, ...)"
+                f"the cube's time step {frequency!r} is neither a fixed length nor calendar months"
             ) from None
     if len(times) < 2:
         raise DataError("the cube has fewer than two time steps: no time step to forecast with")
@@ -170,17 +180,33 @@ class ModelForecaster:
                         "trained on (same shape, another region?)"
                     )
         self.times = pd.DatetimeIndex(self.ds["time"].values).as_unit("ns")
-        self.step = cube_step(self.times, self.ds.attrs.get("frequency"))
+        self.frequency: str | None = self.ds.attrs.get("frequency") or infer_frequency(self.times)
+        self.step = cube_step(self.times, self.frequency)
         self.batch_size = int(batch_size)
         self.device = torch.device(device)
         self.impl = _ROLLOUTS[type(run.task)](self)
 
     # -- inits -----------------------------------------------------------------------------
     def lead_times(self, n_lead: int) -> np.ndarray:
-        """Lead times 1..n_lead steps (timedelta64[ns])."""
+        """Lead times 1..n_lead steps: timedelta64[ns], or int64 months for monthly cubes."""
         if n_lead < 1:
             raise SstcastError(f"--lead {n_lead}: must be at least 1")
-        return (np.arange(1, n_lead + 1) * self.step.to_timedelta64()).astype("timedelta64[ns]")
+        return lead_times(self.frequency, n_lead, self.step)
+
+    def shift(self, times: Any, steps: Any) -> np.ndarray:
+        """``times`` moved by whole ``steps`` (broadcast, negative = back): calendar months
+        for a monthly cube, stamped as the cube stamps them."""
+        return step_back(times, -np.asarray(steps, np.int64), self.frequency, self.step, self.times)
+
+    def valid_times(self, init_times: Any, lead_time: np.ndarray) -> np.ndarray:
+        """Valid times ``(n_init, n_lead)`` of ``lead_time`` from each init, stamped as the
+        cube stamps its steps (:func:`sstcast.utils.timeaxis.valid_times`)."""
+        return valid_times(init_times, lead_time, reference=self.times)
+
+    @property
+    def step_label(self) -> str:
+        """One step as people say it ("1 day", "1 month", "30 min")."""
+        return lead_label(self.lead_times(1)[0])
 
     def check_inits(self, init_times: Sequence[Any], n_lead: int = 1) -> np.ndarray:
         """Init times as datetime64[ns]; a one-line error naming the first init whose inputs
@@ -218,7 +244,7 @@ class ModelForecaster:
 
     def __call__(self, init_times: Sequence[Any], lead_time: np.ndarray) -> xr.DataArray:
         """All inits at once as a DataArray ``(init_time, lead_time, *space)``."""
-        lead_time = np.asarray(lead_time, "timedelta64[ns]")
+        lead_time = np.asarray(lead_time)
         chunks, parts = zip(*self.blocks(init_times, lead_time), strict=True)
         inits, values = np.concatenate(chunks), np.concatenate(parts)
         return xr.DataArray(
@@ -227,7 +253,7 @@ class ModelForecaster:
             coords={
                 "init_time": inits,
                 "lead_time": lead_time,
-                "valid_time": (("init_time", "lead_time"), inits[:, None] + lead_time[None, :]),
+                "valid_time": (("init_time", "lead_time"), self.valid_times(inits, lead_time)),
                 **self.space,
             },
             name=self.variable,
@@ -267,16 +293,18 @@ class _SstRollout:
         return {d: np.asarray(self.fc.ds[d].values) for d in self.spatial_dims}
 
     def first_split_init(self, first: pd.Timestamp) -> pd.Timestamp:
-        """SST windows lie inside a split: the first init has all its inputs in it."""
-        return first + (self.n_in - 1) * self.fc.step
+        """SST windows lie inside a split: the first init has all its inputs in it — or,
+        with ``data.inputs_before_split``, the first target is the split's first step."""
+        ahead = -1 if self.fc.run.pipeline.data.inputs_before_split else self.n_in - 1
+        return pd.Timestamp(self.fc.shift(np.datetime64(first, "ns"), ahead).item())
 
     def needed_times(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
         """The observed times a forecast from each init needs: its ``n_in`` inputs."""
         return self.input_times(inits)
 
     def input_times(self, inits: np.ndarray) -> np.ndarray:
-        back = np.arange(self.n_in - 1, -1, -1) * self.fc.step.to_timedelta64()
-        return inits[:, None] - back.astype("timedelta64[ns]")[None, :]
+        back = np.arange(self.n_in - 1, -1, -1)
+        return self.fc.shift(inits[:, None], -back[None, :])
 
     def forecast(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
         fc, run = self.fc, self.fc.run
@@ -288,8 +316,7 @@ class _SstRollout:
             raw = raw[:, :, None]
         z = run.normalizer.transform(raw, times)
         z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32) * self.mask
-        step = fc.step.to_timedelta64().astype("timedelta64[ns]")
-        valid = inits[:, None] + (np.arange(1, n_lead + 1) * step)[None, :]
+        valid = fc.shift(inits[:, None], np.arange(1, n_lead + 1)[None, :])
         batch: dict[str, torch.Tensor] = {
             "x": torch.from_numpy(np.ascontiguousarray(z)),
             "mask": self._mask_t.expand(len(inits), *self.mask.shape),

@@ -25,6 +25,7 @@ from sstcast.errors import DataError, SstcastError
 from sstcast.forecast.rollout import ModelForecaster, TrainedRun, latest_run, open_run
 from sstcast.forecast.writer import ForecastWriter
 from sstcast.utils.report import progress_bar
+from sstcast.utils.timeaxis import lead_label
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ def select_inits(
     if period in SPLIT_NAMES:
         first, last = _split_period(fc.run, period)
         start = fc.impl.first_split_init(first)
-        candidates = times[(times >= start) & (times <= last - n_lead * fc.step)]
+        # every lead's valid time inside the split too (scored against observations)
+        valid_last = fc.shift(np.asarray(times.values, "datetime64[ns]"), n_lead)
+        candidates = times[(times >= start) & (valid_last <= np.datetime64(last, "ns"))]
     else:
         first, last = _period_bounds(period)
         candidates = times[(times >= first) & (times <= last)]
@@ -177,7 +180,7 @@ def provenance(run: TrainedRun, fc: ModelForecaster, n_lead: int) -> dict[str, A
 
     rec = run.record
     beyond = max(0, n_lead - run.n_out)
-    horizon = pd.Timedelta(fc.step * run.n_out)
+    horizon = lead_label(fc.lead_times(run.n_out)[-1])
     attrs: dict[str, Any] = {
         "title": f"sstcast {run.pipeline.model.name} forecast of {fc.variable} ({run.pipeline.name})",
         "institution": "sstcast",
@@ -197,8 +200,8 @@ def provenance(run: TrainedRun, fc: ModelForecaster, n_lead: int) -> dict[str, A
         "normalization": run.normalizer.kind,
         "n_in": run.n_in or None,
         "trained_lead_steps": run.n_out,
-        "trained_horizon": str(horizon),
-        "time_step": str(fc.step),
+        "trained_horizon": horizon,
+        "time_step": fc.step_label,
         "sstcast_version": sstcast.__version__,
         # the cube's own history first; the writer adds this forecast's line after it
         "history": "\n".join(
@@ -268,7 +271,7 @@ def forecast(
     log.info(
         f"forecast: {trained.pipeline.model.name}, {len(inits)} init(s) "
         f"{pd.Timestamp(inits[0]):%Y-%m-%d}..{pd.Timestamp(inits[-1]):%Y-%m-%d} × {lead} leads "
-        f"of {fc.step}, {dev}"
+        f"of {fc.step_label}, {dev}"
     )
     if lead > trained.n_out:
         log.info(
@@ -279,9 +282,10 @@ def forecast(
         with progress_bar(progress) as bar:
             task = bar.add_task("forecasting inits", total=len(inits))
             for chunk, values in fc.blocks(inits, lead_time):
-                writer.append(chunk, values)
+                writer.append(chunk, values, valid_time=fc.valid_times(chunk, lead_time))
                 bar.advance(task, len(chunk))
-    valid_last = inits[-1] + lead_time[-1]
+    valid = fc.valid_times(inits[[0, -1]], lead_time[[0, -1]])
+    valid_last = valid[-1, -1]
     return ForecastResult(
         path=path,
         run_dir=trained.run_dir,
@@ -289,7 +293,7 @@ def forecast(
         lead_time=lead_time,
         first_init=inits[0],
         last_init=inits[-1],
-        verifiable=bool(inits[0] + lead_time[0] <= fc.times[-1].to_datetime64()),
+        verifiable=bool(valid[0, 0] <= fc.times[-1].to_datetime64()),
         extrapolated_leads=max(0, lead - trained.n_out),
         notes=[]
         if valid_last <= fc.times[-1].to_datetime64()

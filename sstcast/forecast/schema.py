@@ -29,6 +29,7 @@ import xarray as xr
 
 from sstcast.cube import require_variable
 from sstcast.errors import SstcastError
+from sstcast.utils.timeaxis import is_month_lead, valid_times
 
 __all__ = [
     "COORD_ATTRS",
@@ -169,10 +170,21 @@ def _as_datetime(values: Any) -> np.ndarray:
 
 
 def _as_timedelta(values: Any) -> np.ndarray:
+    """Leads as timedelta64[ns]; whole calendar months (integers) stay int64."""
     values = np.atleast_1d(np.asarray(values))
+    if is_month_lead(values):
+        return values.astype(np.int64)
     if np.issubdtype(values.dtype, np.timedelta64):
         return values.astype("timedelta64[ns]")
     return pd.to_timedelta(values).to_numpy().astype("timedelta64[ns]")
+
+
+def _lead_attrs(lead: np.ndarray) -> dict[str, Any]:
+    """The lead_time coordinate's attributes; month leads say their unit."""
+    attrs = dict(TIME_ATTRS["lead_time"])
+    if is_month_lead(lead):
+        attrs["units"] = "months"
+    return attrs
 
 
 def default_space(kind: str, shape: Sequence[int]) -> dict[str, np.ndarray]:
@@ -229,10 +241,10 @@ def forecast_template(
         data = da.full(shape, np.nan, dtype=np.float32, chunks=sizes)
     coords: dict[str, Any] = {
         "init_time": ("init_time", init, dict(TIME_ATTRS["init_time"])),
-        "lead_time": ("lead_time", lead, dict(TIME_ATTRS["lead_time"])),
+        "lead_time": ("lead_time", lead, _lead_attrs(lead)),
         "valid_time": (
             FORECAST_DIMS,
-            init[:, None] + lead[None, :],
+            valid_times(init, lead),
             dict(TIME_ATTRS["valid_time"]),
         ),
     }
@@ -349,9 +361,12 @@ def validate_forecast(ds: xr.Dataset, where: str = "forecast") -> None:
     if not _is_increasing(init.values):
         raise SstcastError(f"{where}: init_time is not strictly increasing")
     lead = _require(ds, "lead_time", ("lead_time",), where)
-    if not np.issubdtype(lead.dtype, np.timedelta64):
+    months = is_month_lead(lead.values)
+    if months and lead.attrs.get("units") != "months":
+        raise SstcastError(f"{where}: integer lead_time without units 'months'")
+    if not (months or np.issubdtype(lead.dtype, np.timedelta64)):
         raise SstcastError(
-            f"{where}: lead_time is {lead.dtype}, expected timedelta64 "
+            f"{where}: lead_time is {lead.dtype}, expected timedelta64 or whole months "
             "(open the file with xarray's default decoding)"
         )
     if not _is_increasing(lead.values):
@@ -359,8 +374,16 @@ def validate_forecast(ds: xr.Dataset, where: str = "forecast") -> None:
     valid = _require(ds, "valid_time", FORECAST_DIMS, where)
     if not np.issubdtype(valid.dtype, np.datetime64):
         raise SstcastError(f"{where}: valid_time is {valid.dtype}, expected datetime64")
-    expected = init.values.astype("datetime64[ns]")[:, None] + lead.values.astype("m8[ns]")
-    if not np.array_equal(valid.values.astype("datetime64[ns]"), expected):
+    valid_ns = valid.values.astype("datetime64[ns]")
+    init_ns = init.values.astype("datetime64[ns]")
+    if months:  # the init's month moved by the lead (the product's own stamp of it)
+        got = pd.DatetimeIndex(valid_ns.ravel())
+        got_month = (got.year * 12 + got.month).to_numpy().reshape(valid_ns.shape)
+        start = pd.DatetimeIndex(init_ns)
+        want = (start.year * 12 + start.month).to_numpy()[:, None] + lead.values[None, :]
+        if not np.array_equal(got_month, want):
+            raise SstcastError(f"{where}: valid_time is not init_time's month + lead_time")
+    elif not np.array_equal(valid_ns, init_ns[:, None] + lead.values.astype("m8[ns]")):
         raise SstcastError(f"{where}: valid_time is not init_time + lead_time")
     if layout.geographic:
         for axis in ("lat", "lon"):

@@ -70,6 +70,7 @@ from sstcast.forecast.schema import (
     validate_forecast,
 )
 from sstcast.utils.io import atomic_path
+from sstcast.utils.timeaxis import is_month_lead, valid_times
 
 __all__ = [
     "CHUNK_BYTES",
@@ -353,16 +354,30 @@ class ForecastWriter:
         self.layout = layout_for_variable(self.variable)
 
         lead = np.atleast_1d(np.asarray(lead_time))
-        if lead.ndim != 1 or lead.size == 0 or not np.issubdtype(lead.dtype, np.timedelta64):
-            raise SstcastError(f"{where}: lead_time must be a non-empty 1-D timedelta64 array")
-        lead = lead.astype("timedelta64[ns]")
-        if np.isnat(lead).any() or not np.all(np.diff(lead) > np.timedelta64(0, "ns")):
-            raise SstcastError(f"{where}: lead_time must be strictly increasing, without NaT")
+        #: Leads in whole calendar months (integers) for monthly data, else durations.
+        self.month_leads = is_month_lead(lead)
+        if (
+            lead.ndim != 1
+            or lead.size == 0
+            or not (self.month_leads or np.issubdtype(lead.dtype, np.timedelta64))
+        ):
+            raise SstcastError(
+                f"{where}: lead_time must be a non-empty 1-D timedelta64 array (or integer months)"
+            )
+        if self.month_leads:
+            lead = lead.astype(np.int64)
+            if lead[0] < 1 or not np.all(np.diff(lead) > 0):
+                raise SstcastError(f"{where}: month leads must be increasing whole months >= 1")
+            self.lead_units = "months"
+        else:
+            lead = lead.astype("timedelta64[ns]")
+            if np.isnat(lead).any() or not np.all(np.diff(lead) > np.timedelta64(0, "ns")):
+                raise SstcastError(f"{where}: lead_time must be strictly increasing, without NaT")
+            lead_unit = time_unit(lead.astype(np.int64))
+            if lead_unit is None:
+                raise SstcastError(f"{where}: lead times must be multiples of 1/16 second")
+            self.lead_units = lead_unit
         self.lead_time = lead
-        lead_unit = time_unit(lead.astype(np.int64))
-        if lead_unit is None:
-            raise SstcastError(f"{where}: lead times must be multiples of 1/16 second")
-        self.lead_units = lead_unit
 
         names = [str(d) for d in space]
         clash = set(names) & {*_TIME_NAMES, self.variable}
@@ -436,15 +451,29 @@ class ForecastWriter:
         _set_attrs(
             init, {**self._coord_attrs["init_time"], "calendar": "proleptic_gregorian"}, where
         )
-        lead = nc.createVariable("lead_time", "f8", ("lead_time",), fill_value=False)
-        lead_attrs = {
-            **self._coord_attrs["lead_time"],
-            "units": self.lead_units,
-            # xarray's default decoding makes a timedelta only with this attribute
-            "dtype": "timedelta64[ns]",
-        }
-        _set_attrs(lead, lead_attrs, where)
-        lead[:] = _encode(self.lead_time.astype(np.int64), self.lead_units)
+        if self.month_leads:
+            # Calendar months have no fixed length: whole months as integers (udunits'
+            # "months" is a unit of time, so CF accepts it; xarray leaves it as numbers).
+            lead = nc.createVariable("lead_time", "i4", ("lead_time",), fill_value=False)
+            lead_attrs = {
+                **self._coord_attrs["lead_time"],
+                "units": "months",
+                "long_name": "forecast lead time in calendar months",
+                "comment": "valid_time is the init month moved by lead_time calendar months, "
+                "stamped as the observations stamp that month",
+            }
+            _set_attrs(lead, lead_attrs, where)
+            lead[:] = self.lead_time.astype(np.int32)
+        else:
+            lead = nc.createVariable("lead_time", "f8", ("lead_time",), fill_value=False)
+            lead_attrs = {
+                **self._coord_attrs["lead_time"],
+                "units": self.lead_units,
+                # xarray's default decoding makes a timedelta only with this attribute
+                "dtype": "timedelta64[ns]",
+            }
+            _set_attrs(lead, lead_attrs, where)
+            lead[:] = _encode(self.lead_time.astype(np.int64), self.lead_units)
         valid = nc.createVariable(
             "valid_time",
             "f8",
@@ -540,12 +569,14 @@ class ForecastWriter:
         return attrs
 
     # ------------------------------------------------------------------ appending
-    def append(self, init_time: Any, values: Any) -> None:
+    def append(self, init_time: Any, values: Any, valid_time: Any = None) -> None:
         """Write the forecasts of ``init_time`` (n,) with ``values`` (n, n_lead, *space).
 
         Init times must be strictly increasing, also across calls; values are cast to
-        float32 and NaN is stored as the fill value. A refused block (one-line
-        SstcastError) leaves the file as it was, so the writer stays usable.
+        float32 and NaN is stored as the fill value. ``valid_time`` (n, n_lead) defaults to
+        init + lead (for month leads: the init's month moved by the lead, at the same place
+        in the month; pass the observations' own stamps when known). A refused block
+        (one-line SstcastError) leaves the file as it was, so the writer stays usable.
         """
         nc = self._open()
         where = str(self.path)
@@ -578,7 +609,18 @@ class ForecastWriter:
                 f"{init[-1]}"
             )
         init_ns = (init - EPOCH).astype(np.int64)
-        valid_ns = init_ns[:, None] + self.lead_time.astype(np.int64)[None, :]
+        if valid_time is None:
+            valid = valid_times(init, self.lead_time)
+        else:
+            valid = np.asarray(valid_time, "datetime64[ns]")
+            if valid.shape != (init.size, self.lead_time.size):
+                raise SstcastError(
+                    f"{where}: valid_time has shape {valid.shape}, expected "
+                    f"{(init.size, self.lead_time.size)}"
+                )
+            if np.any(valid <= init[:, None]):
+                raise SstcastError(f"{where}: valid times must come after their init times")
+        valid_ns = (valid - EPOCH).astype(np.int64)
         if self.time_units is None:
             unit = time_unit(np.concatenate([init_ns, valid_ns.ravel()]))
             if unit is None:
@@ -633,8 +675,8 @@ class ForecastWriter:
             raise SstcastError(f"{self.path}: no forecast was appended; nothing written")
         try:
             assert self._first_init is not None and self._last_init is not None
-            start = self._first_init + self.lead_time[0]
-            end = self._last_init + self.lead_time[-1]
+            start = valid_times([self._first_init], self.lead_time[:1])[0, 0]
+            end = valid_times([self._last_init], self.lead_time[-1:])[0, 0]
             nc.setncattr("time_coverage_start", _iso(start))
             nc.setncattr("time_coverage_end", _iso(end))
             nc.close()
@@ -722,5 +764,9 @@ def write_forecast(
     ) as writer:
         for start in range(0, init.size, max(1, block_size)):
             stop = start + max(1, block_size)
-            writer.append(init[start:stop], var.isel(init_time=slice(start, stop)).values)
+            writer.append(
+                init[start:stop],
+                var.isel(init_time=slice(start, stop)).values,
+                valid_time=ds["valid_time"].values[start:stop],
+            )
     return Path(path)

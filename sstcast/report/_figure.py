@@ -42,6 +42,8 @@ DPI = 110
 #: Default leads (days) of :func:`~sstcast.report.maps.forecast_maps` and
 #: :func:`~sstcast.report.maps.skill_map`: those the file has are drawn.
 DEFAULT_LEADS: tuple[int, ...] = (1, 5, 10)
+#: The same for monthly forecasts (months).
+DEFAULT_MONTH_LEADS: tuple[int, ...] = (1, 3, 6)
 
 #: matplotlib settings used while a report figure is built and saved.
 STYLE: dict[str, Any] = {
@@ -153,12 +155,27 @@ def time_token(value: Any) -> str:
     return f"{token}T{stamp:%H%M}"
 
 
-def lead_days(obj: xr.DataArray | xr.Dataset) -> np.ndarray:
-    """The ``lead_time`` axis of ``obj`` in days (float).
+def lead_unit(obj: xr.DataArray | xr.Dataset) -> str:
+    """``"months"`` for monthly forecasts (integer ``lead_time`` in months, or a
+    ``lead_time_months`` coordinate), else ``"days"``."""
+    if "lead_time_months" in obj.coords:
+        return "months"
+    if "lead_time" in obj.coords:
+        lead = obj["lead_time"]
+        if lead.dtype.kind in "iu" and lead.attrs.get("units") == "months":
+            return "months"
+    return "days"
 
-    Uses a ``lead_time_days`` coordinate if there is one, else ``lead_time`` as
-    timedelta64, else ``lead_time`` as numbers already in days.
+
+def lead_days(obj: xr.DataArray | xr.Dataset) -> np.ndarray:
+    """The ``lead_time`` axis of ``obj`` in days (float), or in months for monthly
+    forecasts (:func:`lead_unit`).
+
+    Uses a ``lead_time_days`` (``lead_time_months``) coordinate if there is one, else
+    ``lead_time`` as timedelta64, else ``lead_time`` as numbers already in its unit.
     """
+    if "lead_time_months" in obj.coords:
+        return np.asarray(obj["lead_time_months"].values, dtype=float).reshape(-1)
     if "lead_time_days" in obj.coords:
         return np.asarray(obj["lead_time_days"].values, dtype=float).reshape(-1)
     if "lead_time" not in obj.coords and "lead_time" not in obj.dims:
@@ -181,16 +198,21 @@ def _lead_in_units(days: float) -> tuple[int, str]:
     return round(hours * 60.0), "min"
 
 
-def lead_label(days: float) -> str:
-    """``5 d`` for whole days, else ``6 h`` or ``30 min``."""
-    value, unit = _lead_in_units(days)
-    return f"{value} {unit}"
+def lead_label(days: float, unit: str = "days") -> str:
+    """``5 d`` for whole days, else ``6 h`` or ``30 min``; ``3 mo`` for month leads."""
+    if unit == "months":
+        return f"{round(days)} mo"
+    value, short = _lead_in_units(days)
+    return f"{value} {short}"
 
 
-def lead_token(days: float) -> str:
-    """File-name form of a lead: ``05d``, else ``06h``, else ``30min`` (zero-padded)."""
-    value, unit = _lead_in_units(days)
-    return f"{value:02d}{unit}"
+def lead_token(days: float, unit: str = "days") -> str:
+    """File-name form of a lead: ``05d``, else ``06h``, else ``30min`` (zero-padded);
+    ``03mo`` for month leads."""
+    if unit == "months":
+        return f"{round(days):02d}mo"
+    value, short = _lead_in_units(days)
+    return f"{value:02d}{short}"
 
 
 def list_values(values: Iterable[str], limit: int = 12) -> str:
@@ -206,8 +228,10 @@ def pick_leads(
     leads: Sequence[float] | None,
     what: str,
     default: Sequence[float] | None = None,
+    unit: str = "days",
 ) -> list[int]:
-    """Positions on the lead axis ``days`` of the requested ``leads`` (days).
+    """Positions on the lead axis ``days`` of the requested ``leads`` (days, or months
+    when ``unit`` is ``"months"``: the default then is months 1, 3 and 6).
 
     ``leads is None``: every lead. ``leads is default``: those of ``default`` present, or
     the first lead after 0 if none is (lead 0 if that is all there is). Otherwise every
@@ -219,6 +243,8 @@ def pick_leads(
     if leads is None:
         return list(range(len(days)))
     lenient = default is not None and leads is default
+    if lenient and unit == "months":
+        leads = DEFAULT_MONTH_LEADS
     chosen: list[int] = []
     missing: list[float] = []
     for lead in leads:
@@ -235,8 +261,8 @@ def pick_leads(
         return chosen
     if missing:
         raise SstcastError(
-            f"lead(s) {', '.join(lead_label(m) for m in missing)} not in {what}; "
-            f"available: {list_values(lead_label(d) for d in days)}"
+            f"lead(s) {', '.join(lead_label(m, unit) for m in missing)} not in {what}; "
+            f"available: {list_values(lead_label(d, unit) for d in days)}"
         )
     return chosen
 

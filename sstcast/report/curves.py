@@ -20,6 +20,7 @@ from sstcast.errors import SstcastError
 from sstcast.report._figure import (
     display_units,
     lead_days,
+    lead_unit,
     list_values,
     new_figure,
     save_png,
@@ -71,6 +72,7 @@ def lead_time_plot(
     attrs = dict(metrics.attrs)
     units = display_units(attrs.get("units") or value.attrs.get("units"))
     days = lead_days(value)
+    unit = lead_unit(value)
     metric_names = [str(m) for m in value["metric"].values]
     model_names = [str(m) for m in value["model"].values]
     wanted: list[tuple[str, int]] = []
@@ -99,6 +101,7 @@ def lead_time_plot(
         models,
         units,
         str(title),
+        unit,
     )
 
 
@@ -156,6 +159,7 @@ def _draw(
     models: list[str],
     units: str,
     title: str,
+    lead_unit: str = "days",
 ) -> Path:
     n = len(wanted)
     ncols = 2 if n == 4 else min(n, 3)
@@ -183,7 +187,7 @@ def _draw(
         elif metric in ("rmse", "mae", "mse") and bottom > 0:
             ax.set_ylim(0.0, top)
         ax.set_title(label.split(" (")[0].split(",")[0], loc="left")
-        ax.set_xlabel("lead time (days)")
+        ax.set_xlabel(f"lead time ({lead_unit})")
         ax.set_ylabel(f"{label} ({units})" if has_units else label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
         ax.grid(True, color="#dddddd", linewidth=0.6)

@@ -148,7 +148,8 @@ class Region:
         for name in ("land", "coastline"):
             natural_earth_shapefile(resolution, "physical", name)
         self.resolution = resolution
-        self.central_longitude = 180.0 if float(lon.max()) > 180.0 else 0.0
+        # a region reaching past 180 E (lon 120..180 on a 2-degree grid) is drawn around 180
+        self.central_longitude = 180.0 if self.extent[1] > 180.0 else 0.0
         # Natural Earth is clipped to the region (plus a pad) in -180..180 boxes: two of
         # them for a region across the antimeridian.
         pad = 0.5 + 0.1 * span

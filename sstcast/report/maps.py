@@ -36,6 +36,7 @@ from sstcast.report._figure import (
     lead_days,
     lead_label,
     lead_token,
+    lead_unit,
     new_figure,
     nice_range,
     nice_symmetric,
@@ -65,13 +66,13 @@ _PANEL_WIDTH = 4.4  # inches per map panel
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
-def map_filename(var: str, init: Any, lead: float) -> str:
+def map_filename(var: str, init: Any, lead: float, unit: str = "days") -> str:
     """``map_<var>_init<YYYYMMDD>[T<HH>[MM]]_lead<LL>d.png`` for an init time and lead (days).
 
     The hour is added for inits not at midnight (and the minutes when not on the hour); a
     lead that is not a whole number of days is written in hours (``06h``) or minutes.
     """
-    return f"map_{var}_init{time_token(init)}_lead{lead_token(lead)}.png"
+    return f"map_{var}_init{time_token(init)}_lead{lead_token(lead, unit)}.png"
 
 
 def forecast_maps(
@@ -126,8 +127,8 @@ def forecast_maps(
     fc = forecast[name].transpose(*_MAP_DIMS)
     units = display_units(fc.attrs.get("units"))
     model = model if model is not None else forecast.attrs.get("model")
-    days = lead_days(fc)
-    lead_pos = pick_leads(days, leads, f"forecast {name}", default=DEFAULT_LEADS)
+    days, unit = lead_days(fc), lead_unit(fc)
+    lead_pos = pick_leads(days, leads, f"forecast {name}", default=DEFAULT_LEADS, unit=unit)
     init_pos = pick_inits(fc["init_time"].values, inits, f"forecast {name}")
     obs = _truth_array(truth, name)
     lat = np.asarray(fc["lat"].values, dtype=float)
@@ -141,14 +142,19 @@ def forecast_maps(
             init = fc["init_time"].values[i]
             valid = _valid_time(fc, i, j, days[j])
             observed = _observed(obs, valid, lat, lon) if obs is not None else None
-            path = out_dir / map_filename(name, init, days[j])
+            path = out_dir / map_filename(name, init, days[j], unit)
             _draw_forecast_map(
                 path,
                 np.asarray(cell.values, dtype=float),
                 observed,
                 region,
                 title=_title(
-                    model, init, days[j], valid, verified=obs is None or observed is not None
+                    model,
+                    init,
+                    days[j],
+                    valid,
+                    verified=obs is None or observed is not None,
+                    unit=unit,
                 ),
                 units=units,
                 model=model,
@@ -193,7 +199,9 @@ def skill_map(
         lead_pos = [0]
     else:
         days = lead_days(m)
-        lead_pos = pick_leads(days, leads, "skill_map RMSE", default=DEFAULT_LEADS)
+        lead_pos = pick_leads(
+            days, leads, "skill_map RMSE", default=DEFAULT_LEADS, unit=lead_unit(m)
+        )
     m = m.transpose("lead_time", "lat", "lon")
     r = r.transpose("lead_time", "lat", "lon")
     mv = np.asarray(m.values, dtype=float)[lead_pos]
@@ -204,7 +212,7 @@ def skill_map(
     lon = np.asarray(m["lon"].values, dtype=float)
     model = model or model_rmse.attrs.get("model") or "model"
     panels = [
-        (lead_label(days[p]) if np.isfinite(days[p]) else "", skill[k])
+        (lead_label(days[p], lead_unit(m)) if np.isfinite(days[p]) else "", skill[k])
         for k, p in enumerate(lead_pos)
     ]
     return _draw_skill_map(
@@ -276,7 +284,12 @@ def flow_maps(
                 observed,
                 directions,
                 title=_title(
-                    model, init, days[j], valid, verified=obs is None or observed is not None
+                    model,
+                    init,
+                    days[j],
+                    valid,
+                    verified=obs is None or observed is not None,
+                    unit=unit,
                 ),
                 unit=unit,
                 truth_given=obs is not None,
@@ -386,14 +399,18 @@ def _flow_step_days(fc: xr.DataArray) -> float:
     return 1.0 / 48.0
 
 
-def _title(model: str | None, init: Any, days: float, valid: Any, verified: bool) -> str:
+def _title(
+    model: str | None, init: Any, days: float, valid: Any, verified: bool, unit: str = "days"
+) -> str:
     head = f"sstcast {model}" if model else "sstcast forecast"
     stamps = [as_timestamp(t) for t in (init, valid)]
-    if days < 1 or any(t != t.normalize() for t in stamps):  # sub-daily: always the time
+    if unit == "months":  # monthly means: the month is what is forecast
+        init_text, valid_text = (f"{t:%Y-%m}" for t in stamps)
+    elif days < 1 or any(t != t.normalize() for t in stamps):  # sub-daily: always the time
         init_text, valid_text = (t.strftime("%Y-%m-%d %H:%M") for t in stamps)
     else:
         init_text, valid_text = format_time(init), format_time(valid)
-    parts = [head, f"init {init_text}", f"lead {lead_label(days)}", f"valid {valid_text}"]
+    parts = [head, f"init {init_text}", f"lead {lead_label(days, unit)}", f"valid {valid_text}"]
     title = " · ".join(parts)
     return title if verified else f"{title} · not verified"
 

@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from sstcast.errors import DataError
+from sstcast.utils.timeaxis import is_month_lead, valid_times
 
 __all__ = [
     "AnomalyPersistence",
@@ -87,9 +88,9 @@ ClimatologyFn = Callable[[np.ndarray], np.ndarray]
 """Climatology at datetime64 times: ``times.shape + field shape`` in physical units."""
 
 
-def _valid(init_times: np.ndarray, lead_time: np.ndarray) -> np.ndarray:
-    inits = np.asarray(init_times, "datetime64[ns]")
-    return inits[:, None] + np.asarray(lead_time, "timedelta64[ns]")[None, :]
+def _valid(init_times: np.ndarray, lead_time: np.ndarray, truth: xr.DataArray) -> np.ndarray:
+    """Valid times, stamped as the observations stamp them (month leads)."""
+    return valid_times(init_times, lead_time, reference=truth["time"].values)
 
 
 def _frame(
@@ -105,8 +106,10 @@ def _frame(
         dims=("init_time", "lead_time", *space),
         coords={
             "init_time": np.asarray(init_times, "datetime64[ns]"),
-            "lead_time": np.asarray(lead_time, "timedelta64[ns]"),
-            "valid_time": (("init_time", "lead_time"), _valid(init_times, lead_time)),
+            "lead_time": np.asarray(lead_time)
+            if is_month_lead(lead_time)
+            else np.asarray(lead_time, "timedelta64[ns]"),
+            "valid_time": (("init_time", "lead_time"), _valid(init_times, lead_time, truth)),
             **{d: truth[d].values for d in space if d in truth.coords},
         },
         name=str(truth.name or "sst"),
@@ -147,7 +150,7 @@ class Climatology:
         self.truth, self.climatology = truth, climatology
 
     def __call__(self, init_times: np.ndarray, lead_time: np.ndarray) -> xr.DataArray:
-        clim = self.climatology(_valid(init_times, lead_time))
+        clim = self.climatology(_valid(init_times, lead_time, self.truth))
         return _frame(climatology_forecast(clim), init_times, lead_time, self.truth, self.name)
 
 
@@ -163,7 +166,7 @@ class AnomalyPersistence:
         inits = np.asarray(init_times, "datetime64[ns]")
         last = _at_inits(self.truth, inits)
         clim_init = self.climatology(inits[:, None])
-        clim_valid = self.climatology(_valid(inits, lead_time))
+        clim_valid = self.climatology(_valid(inits, lead_time, self.truth))
         values = anomaly_persistence(last, clim_init, clim_valid)
         return _frame(values, inits, lead_time, self.truth, self.name)
 

@@ -37,6 +37,7 @@ from sstcast.errors import DataError, SstcastError
 from sstcast.forecast.schema import forecast_variable, open_forecast
 from sstcast.tasks import SstTask, TaxiBJTask, get_task
 from sstcast.utils.io import atomic_path
+from sstcast.utils.timeaxis import is_month_lead
 from sstcast.verify import baselines as refs
 from sstcast.verify.bootstrap import block_bootstrap_mse_difference, default_block_length
 from sstcast.verify.metrics import (
@@ -260,8 +261,8 @@ def score(
         coords={
             "metric": metrics,
             "model": names,
-            "lead_time": lead.values,
-            "lead_time_days": ("lead_time", lead.values / np.timedelta64(1, "D")),
+            "lead_time": ("lead_time", lead.values, _lead_attrs(lead.values)),
+            **_lead_in_units(lead.values),
             "best_reference": ("lead_time", [references[int(i)] for i in best.values]),
             "n_inits": (
                 "lead_time",
@@ -285,8 +286,25 @@ def score(
     return ds
 
 
+def _lead_attrs(lead: np.ndarray) -> dict[str, str]:
+    return {"units": "months"} if is_month_lead(lead) else {}
+
+
+def _lead_in_units(lead: np.ndarray) -> dict[str, Any]:
+    """``lead_time_months`` (whole months) or ``lead_time_days`` (float days): the lead axis
+    as numbers, for tables and plots."""
+    if is_month_lead(lead):
+        return {"lead_time_months": ("lead_time", np.asarray(lead, np.int64))}
+    return {"lead_time_days": ("lead_time", lead / np.timedelta64(1, "D"))}
+
+
 def _lead_steps(fc: xr.DataArray) -> np.ndarray:
-    lead = fc["lead_time"].values.astype("timedelta64[ns]").astype(np.int64)
+    values = fc["lead_time"].values
+    lead = (
+        values.astype(np.int64)
+        if is_month_lead(values)
+        else values.astype("m8[ns]").astype(np.int64)
+    )
     step = lead[0] if lead[0] > 0 else 1
     return np.maximum(1, np.rint(lead / step).astype(int))
 
@@ -300,15 +318,20 @@ def _metric_order(name: str) -> tuple[int, str]:
 # Reporting
 # --------------------------------------------------------------------------------------
 def long_table(metrics: xr.Dataset) -> pd.DataFrame:
-    """``model, lead_time_days, metric, value`` rows (finite values only)."""
+    """``model, lead_time_days, metric, value`` rows (finite values only);
+    ``lead_time_months`` instead for monthly forecasts."""
     df = metrics["value"].to_dataframe().reset_index()
-    df["lead_time_days"] = df["lead_time"] / np.timedelta64(1, "D")
+    months = is_month_lead(metrics["lead_time"].values)
+    column = "lead_time_months" if months else "lead_time_days"
+    df[column] = df["lead_time"] if months else df["lead_time"] / np.timedelta64(1, "D")
     df = df.dropna(subset=["value"])
-    return df[["model", "lead_time_days", "metric", "value"]].reset_index(drop=True)
+    return df[["model", column, "metric", "value"]].reset_index(drop=True)
 
 
-def _lead_label(lead: np.timedelta64) -> str:
-    """``5`` (days), ``6h`` or ``30min`` for a column head."""
+def _lead_label(lead: Any) -> str:
+    """``5`` (days, or months for month leads), ``6h`` or ``30min`` for a column head."""
+    if is_month_lead(np.asarray(lead)):
+        return f"{int(lead)}"
     minutes = int(lead / np.timedelta64(1, "m"))
     if minutes % 1440 == 0:
         return f"{minutes // 1440}"
@@ -319,7 +342,9 @@ def text_table(metrics: xr.Dataset, metric: str = "rmse", leads: list[int] | Non
     """Aligned text: ``metric`` per lead for every forecaster, the gain captured and the
     bootstrap interval of the model's MSE difference to the best reference. ``leads`` picks
     lead steps (1 = the first lead)."""
-    lead = metrics["lead_time"].values.astype("timedelta64[ns]")
+    lead = metrics["lead_time"].values
+    months = is_month_lead(lead)
+    lead = lead if months else lead.astype("timedelta64[ns]")
     n = len(lead)
     idx = list(range(n)) if leads is None else [k - 1 for k in leads if 1 <= k <= n]
     names = list(metrics["model"].values)
@@ -327,7 +352,8 @@ def text_table(metrics: xr.Dataset, metric: str = "rmse", leads: list[int] | Non
     unit = metrics.attrs.get("units", "")
     heads = [_lead_label(lead[i]) for i in idx]
     in_days = all(h.isdigit() for h in heads)
-    lines = [f"{metric.upper()} ({unit}) / lead{' (days)' if in_days else ''}"]
+    in_units = " (months)" if months else " (days)" if in_days else ""
+    lines = [f"{metric.upper()} ({unit}) / lead{in_units}"]
     lines.append(" " * width + " ".join(f"{h:>7}" for h in heads))
     model = metrics.attrs["model_name"]
     for n in names:
@@ -355,7 +381,8 @@ def write_metrics(metrics: xr.Dataset, out_dir: Path, stem: str) -> tuple[Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     nc = out_dir / f"{stem}{METRICS_SUFFIX}.nc"
     csv = out_dir / f"{stem}{METRICS_SUFFIX}.csv"
-    enc = {"lead_time": {"units": "days", "dtype": "float64"}}
+    months = is_month_lead(metrics["lead_time"].values)  # whole months stay integers
+    enc = {} if months else {"lead_time": {"units": "days", "dtype": "float64"}}
     with atomic_path(nc) as tmp:
         metrics.to_netcdf(tmp, encoding=enc)
     with atomic_path(csv) as tmp:

@@ -19,6 +19,7 @@ import sstcast
 from sstcast.data import WindowDataset, ZScoreNormalizer, make_loader
 from sstcast.data.windows import collate_windows, expand_extra
 from sstcast.errors import SstcastError
+from sstcast.utils.timeaxis import infer_frequency
 
 SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
 H, W = 4, 5
@@ -462,3 +463,63 @@ def test_ingested_cube_with_a_missing_month_keeps_its_frequency_and_gap(tmp_path
         last = init + pd.DateOffset(months=2)
         assert not (first <= missing <= last), f"window at {init} bridges {missing}"
     assert len(ds) == (17 - 5 + 1) + (18 - 5 + 1)
+
+
+def _monthly_cube(times: pd.DatetimeIndex) -> xr.Dataset:
+    """A small cube on ``times`` (monthly stamps) whose value is its month number."""
+    ds = coded_cube(len(times))
+    number = (times.year * 12 + times.month).to_numpy().astype(np.float32)
+    sst = np.broadcast_to(number[:, None, None], ds["sst"].shape).copy()
+    sst[:, LAND[0], LAND[1]] = np.nan
+    ds = ds.assign_coords(time=times).assign(sst=(("time", "lat", "lon"), sst, {"units": "degC"}))
+    return ds.assign_attrs(frequency=infer_frequency(times))
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    ["month start", "mid-month", "the 15th"],
+)
+def test_monthly_windows_whatever_day_the_months_are_stamped(stamps: str) -> None:
+    """Mid-month stamps (the hour varying with the month's length) once read as "732h",
+    after which no window fitted; every convention now gives the same monthly windows."""
+    starts = pd.date_range("2010-01-01", "2015-12-01", freq="MS")
+    times = {
+        "month start": starts,
+        "mid-month": starts + (starts + pd.offsets.MonthBegin(1) - starts) / 2,
+        "the 15th": starts + pd.Timedelta(days=14),
+    }[stamps]
+    cube = _monthly_cube(times.delete(30))  # one missing month: a gap, not a new frequency
+    assert cube.attrs["frequency"] == "1MS"
+    splits = {"train": ["2010-01-01", "2013-12-31"], "val": ["2014-01-01", "2014-12-31"],
+              "test": ["2015-01-01", "2015-12-31"]}  # fmt: skip
+    ds = WindowDataset(cube, 3, 2, "train", splits=splits, normalization="zscore")
+    # 48 training months, one missing: runs of 30 and 17 months -> 26 + 13 windows of 5
+    assert len(ds) == 26 + 13
+    sample = ds[0]
+    x = decode(sample["x"], None, ds.normalizer)
+    months = x[:, 0, 1, 1]
+    assert np.allclose(np.diff(months), 1.0)  # consecutive calendar months
+
+
+def test_inputs_before_split_keeps_a_short_validation_year() -> None:
+    """With ``inputs_before_split`` the splits need no gap: the validation year's first
+    target is its first month, its inputs the months before it; training stays inside."""
+    times = pd.date_range("2010-01-01", "2020-08-01", freq="MS")
+    cube = _monthly_cube(times)
+    splits = {"train": ["2010-01-01", "2017-12-31"], "val": ["2018-01-01", "2018-12-31"],
+              "test": ["2019-01-01", "2020-08-31"]}  # fmt: skip
+    with pytest.raises(SstcastError, match="no window"):  # the default gap eats the year
+        WindowDataset(cube, 6, 3, "val", splits=splits, normalization="zscore")
+    kw = dict(splits=splits, normalization="zscore", inputs_before_split=True)
+    train = WindowDataset(cube, 6, 3, "train", **kw)
+    val = WindowDataset(cube, 6, 3, "val", normalizer=train.normalizer, **kw)
+    test = WindowDataset(cube, 6, 3, "test", normalizer=train.normalizer, **kw)
+    assert len(val) == 12 - 3 + 1 and len(test) == 20 - 3 + 1
+    targets = {}
+    for name, ds in (("train", train), ("val", val), ("test", test)):
+        targets[name] = {int(s) + ds.n_in + k for s in ds.starts for k in range(ds.n_out)}
+    assert not targets["train"] & targets["val"] and not targets["val"] & targets["test"]
+    # train windows (inputs too) stay inside train; val's first target is 2018-01
+    assert int(train.starts.max()) + 9 <= train.split_slices["train"].stop
+    first_target = times[int(val.starts.min()) + 6]
+    assert first_target == pd.Timestamp("2018-01-01")
