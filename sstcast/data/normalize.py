@@ -534,12 +534,7 @@ class FlowScaler(Normalizer):
     ) -> FlowScaler:
         """Fit on training flows and, when given, training temperature and wind speed."""
         lo, hi = _finite_range(np.asarray(flows, dtype=np.float64))
-        external = {}
-        if temperature is not None:
-            external["temperature"] = _finite_range(np.asarray(temperature, dtype=np.float64))
-        if wind_speed is not None:
-            external["wind_speed"] = _finite_range(np.asarray(wind_speed, dtype=np.float64))
-        return cls(lo, hi, external)
+        return cls(lo, hi, _external_ranges(temperature, wind_speed))
 
     def _fit(self, data: xr.DataArray) -> None:
         self.min, self.max = _finite_range(np.asarray(data.values, dtype=np.float64))
@@ -589,6 +584,140 @@ class FlowScaler(Normalizer):
     __hash__ = None  # type: ignore[assignment]
 
 
+class FlowAnomalyScaler(FlowScaler):
+    """TaxiBJ flows as anomalies from the training weeks' historical average.
+
+    ``offset(t)`` is the mean flow of ``t``'s slot of the week (day of week and half hour)
+    per direction and cell over the training days — the historical-average reference of
+    the ST-ResNet paper — and ``scale`` the largest absolute training anomaly, so training
+    anomalies lie in [-1, 1] like DeepST's min-max flows (ST-ResNet ends in tanh). A network
+    that outputs 0 is the historical average; it learns only what closeness, period, trend
+    and the external factors add to it. The external vector is scaled as
+    :class:`FlowScaler` does. A field of shape ``(direction, y, x)``; needs times.
+    """
+
+    kind = "flow_anomaly"
+    needs_times = True
+
+    def __init__(
+        self,
+        mean: np.ndarray | None = None,
+        scale: float = 1.0,
+        slots_per_day: int = 48,
+        external: dict | None = None,
+    ) -> None:
+        super().__init__(0.0, 1.0, external)
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale = float(scale)
+        self.slots_per_day = int(slots_per_day)
+
+    @classmethod
+    def from_training(  # type: ignore[override]
+        cls,
+        flows: np.ndarray,
+        times: Any,
+        temperature: np.ndarray | None = None,
+        wind_speed: np.ndarray | None = None,
+        slots_per_day: int = 48,
+    ) -> FlowAnomalyScaler:
+        """Fit on training flows ``(time, 2, y, x)`` at ``times``; temperature and wind as
+        :meth:`FlowScaler.from_training`. A slot of the week without any training value
+        gets the mean of all training flows."""
+        flows = np.asarray(flows, dtype=np.float64)
+        self = cls(None, 1.0, slots_per_day, _external_ranges(temperature, wind_speed))
+        key = self._slot(times)
+        n_slots = 7 * self.slots_per_day
+        total = np.zeros((n_slots, *flows.shape[1:]))
+        count = np.zeros((n_slots, *flows.shape[1:]))
+        finite = np.isfinite(flows)
+        np.add.at(total, key, np.where(finite, flows, 0.0))
+        np.add.at(count, key, finite)
+        overall = np.nanmean(flows, axis=0) if finite.any() else np.zeros(flows.shape[1:])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, total / np.maximum(count, 1), overall[None])
+        self.mean = mean
+        anomaly = flows - mean[key]
+        largest = float(np.nanmax(np.abs(anomaly))) if np.isfinite(anomaly).any() else 1.0
+        self.scale = largest if largest > 0 else 1.0
+        self.field_dims, self.field_coords = ("direction", "y", "x"), {}
+        return self
+
+    def _slot(self, times: Any) -> np.ndarray:
+        """Slot of the week (0 = Monday 00:00) of each time, same shape as ``times``."""
+        ns = _as_ns(times)
+        t = pd.DatetimeIndex(ns.ravel())
+        minutes = t.hour.to_numpy() * 60 + t.minute.to_numpy()
+        slot = t.day_of_week.to_numpy() * self.slots_per_day + minutes * self.slots_per_day // 1440
+        return slot.reshape(ns.shape).astype(np.int64)
+
+    def _fit(self, data: xr.DataArray) -> None:
+        fitted = FlowAnomalyScaler.from_training(
+            np.asarray(data.values), data["time"].values, slots_per_day=self.slots_per_day
+        )
+        self.mean, self.scale = fitted.mean, fitted.scale
+
+    def _scale_field(self) -> np.ndarray:
+        if self.mean is None:
+            raise SstcastError("normaliser: not fitted")
+        return np.full(self.mean.shape[1:], self.scale)
+
+    def params(
+        self, times: Any = None, lead_shape: tuple[int, ...] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if times is None:
+            raise SstcastError("normaliser: flow anomalies need the times of the data")
+        assert self.mean is not None
+        return self.mean[self._slot(times)], np.asarray(self.scale)
+
+    def historical_average(self, times: Any) -> np.ndarray:
+        """The training weeks' mean flow at ``times``: ``times.shape + (2, y, x)``."""
+        return self.params(times)[0]
+
+    def _variables(self) -> dict[str, Any]:
+        return {"mean": (("slot_of_week", *self.field_dims), self.mean)}
+
+    def _attrs(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "slots_per_day": self.slots_per_day,
+            "external": json.dumps(self.external),
+            "slot_of_week": "day of week (0 = Monday) * slots_per_day + slot of the day",
+        }
+
+    @classmethod
+    def _from_dataset(cls, ds: xr.Dataset) -> FlowAnomalyScaler:
+        return cls(
+            np.asarray(ds["mean"].values, dtype=np.float64),
+            float(ds.attrs["scale"]),
+            int(ds.attrs["slots_per_day"]),
+            json.loads(ds.attrs.get("external", "{}")),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, FlowAnomalyScaler)
+            and self.scale == other.scale
+            and self.external == other.external
+            and self.mean is not None
+            and other.mean is not None
+            and np.array_equal(self.mean, other.mean)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _external_ranges(
+    temperature: np.ndarray | None, wind_speed: np.ndarray | None
+) -> dict[str, tuple[float, float]]:
+    """Training ranges of the external temperature and wind speed (those given)."""
+    external = {}
+    if temperature is not None:
+        external["temperature"] = _finite_range(np.asarray(temperature, dtype=np.float64))
+    if wind_speed is not None:
+        external["wind_speed"] = _finite_range(np.asarray(wind_speed, dtype=np.float64))
+    return external
+
+
 def _finite_range(values: np.ndarray) -> tuple[float, float]:
     """(min, max) ignoring NaN; (0, 1) when there is no finite value."""
     finite = values[np.isfinite(values)]
@@ -598,7 +727,8 @@ def _finite_range(values: np.ndarray) -> tuple[float, float]:
 
 
 NORMALIZERS: dict[str, type[Normalizer]] = {
-    c.kind: c for c in (AnomalyNormalizer, ZScoreNormalizer, MinMaxNormalizer, FlowScaler)
+    c.kind: c
+    for c in (AnomalyNormalizer, ZScoreNormalizer, MinMaxNormalizer, FlowScaler, FlowAnomalyScaler)
 }
 
 

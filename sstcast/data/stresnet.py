@@ -46,7 +46,7 @@ from torch.utils.data import Dataset
 
 from sstcast.config.pipeline import SPLIT_NAMES
 from sstcast.cube import as_dataset
-from sstcast.data.normalize import FlowScaler
+from sstcast.data.normalize import FlowAnomalyScaler, FlowScaler
 from sstcast.errors import SstcastError
 from sstcast.sources.taxibj import WEATHER_CLASSES
 
@@ -94,6 +94,10 @@ class STResNetDataset(Dataset):
 
         xc (2 lc, H, W), xp (2 lp, H, W), xt (2 lt, H, W) float32 in [-1, 1]
         ext (28,) float32, y (2, H, W) float32 in [-1, 1], time () int64 ns of the target
+
+    ``scaling``: ``"minmax"`` (DeepST: one training min/max onto [-1, 1]) or ``"anomaly"``
+    (each frame minus the training weeks' mean of its slot of the week, over the largest
+    training anomaly: :class:`~sstcast.data.normalize.FlowAnomalyScaler`).
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class STResNetDataset(Dataset):
         test_days: int = 28,
         val_days: int = 0,
         scaler: FlowScaler | None = None,
+        scaling: str = "minmax",
     ) -> None:
         if split not in SPLIT_NAMES:
             raise SstcastError(f"split is {split!r}, expected 'train', 'val' or 'test'")
@@ -211,11 +216,25 @@ class STResNetDataset(Dataset):
         wind_speed = np.asarray(ds["wind_speed"].values, dtype=np.float64)[rows]
         if scaler is None:
             train_rows = times.astype("datetime64[D]") < held_start
-            scaler = FlowScaler.from_training(
-                flow[train_rows], temperature[train_rows], wind_speed[train_rows]
-            )
+            if scaling == "anomaly":
+                scaler = FlowAnomalyScaler.from_training(
+                    flow[train_rows],
+                    times[train_rows],
+                    temperature[train_rows],
+                    wind_speed[train_rows],
+                    slots_per_day=spd,
+                )
+            elif scaling == "minmax":
+                scaler = FlowScaler.from_training(
+                    flow[train_rows], temperature[train_rows], wind_speed[train_rows]
+                )
+            else:
+                raise SstcastError(
+                    f"TaxiBJ scaling {scaling!r}: use 'minmax' (DeepST) or 'anomaly' (from the "
+                    "historical average)"
+                )
         self.scaler = scaler
-        self._frames = scaler.transform(flow).astype(np.float32)
+        self._frames = scaler.transform(flow, times).astype(np.float32)
         self.grid = tuple(int(n) for n in flow.shape[2:])
 
         target_times = pd.DatetimeIndex(times[chosen])

@@ -390,7 +390,8 @@ class _FlowRollout:
         """The cube's flows, normalised, in memory once: (time, 2, H, W) float32."""
         if getattr(self, "_frames", None) is None:
             raw = np.asarray(self.da.values, np.float32)
-            self._frames = np.asarray(self.fc.run.normalizer.transform(raw), np.float32)
+            times = np.asarray(self.fc.times.values, "datetime64[ns]")
+            self._frames = np.asarray(self.fc.run.normalizer.transform(raw, times), np.float32)
         return self._frames
 
     def forecast(self, inits: np.ndarray, n_lead: int) -> np.ndarray:
@@ -427,7 +428,8 @@ class _FlowRollout:
                 batch["ext"] = torch.from_numpy(self._external(target, inits))
             batch = {k: v.to(fc.device) for k, v in batch.items()}
             made[:, lead - 1] = run.task.forward(run.model, batch, 1, 0.0)[:, 0].float().cpu()
-        return np.maximum(run.normalizer.inverse_transform(made), 0.0)  # counts
+        targets = inits[:, None] + (np.arange(1, n_lead + 1) * step)[None, :]
+        return np.maximum(run.normalizer.inverse_transform(made, targets), 0.0)  # counts
 
     def _external(self, target: np.ndarray, inits: np.ndarray) -> np.ndarray:
         """The 28 external factors of each target slot, as STResNetDataset builds them: day

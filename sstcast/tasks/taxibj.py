@@ -8,7 +8,7 @@ import numpy as np
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from sstcast.config import Pipeline
+from sstcast.config import ConfigError, Pipeline
 from sstcast.data.normalize import Normalizer
 from sstcast.data.stresnet import STResNetDataset
 from sstcast.tasks.base import TaskData
@@ -37,16 +37,32 @@ def _first(batch: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     return batch[0]
 
 
+def _times(ns: Tensor) -> np.ndarray:
+    """int64 ns since 1970 (a batch's time entries) as datetime64[ns]."""
+    return ns.detach().cpu().numpy().astype("datetime64[ns]")
+
+
 def stresnet_options(pipeline: Pipeline) -> dict[str, Any]:
     """:class:`STResNetDataset` arguments from a pipeline's ``data`` section."""
     d = pipeline.data
+    if d.normalization not in SCALINGS:
+        raise ConfigError(
+            f"pipeline {pipeline.name!r}: data.normalization {d.normalization!r} is not for "
+            f"TaxiBJ; use {' or '.join(SCALINGS)}"
+        )
     return dict(
         len_closeness=d.closeness,
         len_period=d.period,
         len_trend=d.trend,
         test_days=d.test_days,
         val_days=d.val_days,
+        scaling=d.normalization,
     )
+
+
+#: TaxiBJ's ``data.normalization``: anomalies from the historical average, or DeepST's
+#: min-max of the raw flows.
+SCALINGS = ("anomaly", "minmax")
 
 
 class TaxiBJTask:
@@ -120,10 +136,11 @@ class TaxiBJTask:
         return like.new_ones((1, 1, 1, *like.shape[-2:]), dtype=bool)
 
     def to_physical(self, normalizer: Normalizer, batch: dict[str, Tensor], z: Tensor) -> Tensor:
-        return normalizer.inverse_transform(z)
+        return normalizer.inverse_transform(z, _times(batch["valid_time"]))
 
     def references(
         self, normalizer: Normalizer, batch: dict[str, Tensor], n_out: int
     ) -> dict[str, Tensor]:
-        last = normalizer.inverse_transform(batch["xc"][:, None, :2].float())  # newest frame
+        newest = batch["xc"][:, None, :2].float()  # the newest closeness frame: the init's
+        last = normalizer.inverse_transform(newest, _times(batch["init_time"])[:, None])
         return {"persistence": persistence(last, n_out)}

@@ -12,7 +12,7 @@ import pytest
 import torch
 import xarray as xr
 
-from sstcast.data.normalize import normalizer_from_dataset
+from sstcast.data.normalize import FlowAnomalyScaler, normalizer_from_dataset
 from sstcast.data.stresnet import EXT_DIM, EXT_NAMES, FlowScaler, STResNetDataset, stresnet_splits
 from sstcast.errors import SstcastError
 from sstcast.sample.toycity import FLOW_FILE, HOLIDAY_FILE, METEOROLOGY_FILE, write_taxibj_sample
@@ -210,6 +210,46 @@ def test_scaler_round_trip() -> None:
     np.testing.assert_allclose(
         again.scale_external("temperature", np.array([-5.0, 5.0, np.nan])), [0.0, 0.5, 0.0]
     )
+
+
+def test_anomaly_scaling_is_the_historical_average_and_round_trips() -> None:
+    """``scaling="anomaly"``: each frame minus the training weeks' mean of its slot of the
+    week, over the largest training anomaly; 0 means the historical average exactly."""
+    cube = toy_cube(n_days=21, drop=DROP)
+    train = STResNetDataset(cube, "train", test_days=3, scaling="anomaly")
+    scaler = train.scaler
+    assert isinstance(scaler, FlowAnomalyScaler) and scaler.kind == "flow_anomaly"
+    # training flows are 2*slot / 2*slot+1: the mean of a slot of the week is the mean
+    # over the training weeks that have it
+    flows = cube["flow"].values.astype(np.float64)
+    times = pd.DatetimeIndex(cube["time"].values)
+    day = times.normalize()
+    kept = np.isin(day, pd.DatetimeIndex(train.timestamps).normalize().unique())
+    train_rows = kept & (day < pd.Timestamp(train.split_days["train"][1]) + DAY)
+    monday_noon = train_rows & (times.day_of_week == 0) & (times.hour == 12) & (times.minute == 0)
+    expected = flows[monday_noon].mean(axis=0)
+    got = scaler.historical_average(np.array([np.datetime64("2016-04-04T12:00", "ns")]))[0]
+    np.testing.assert_allclose(got, expected)
+    anomaly = flows[train_rows] - scaler.historical_average(times[train_rows].values)
+    assert scaler.scale == pytest.approx(np.abs(anomaly).max())
+    z = scaler.transform(flows[train_rows], times[train_rows].values)
+    assert np.abs(z).max() == pytest.approx(1.0)
+    np.testing.assert_allclose(
+        scaler.inverse_transform(z, times[train_rows].values), flows[train_rows], atol=1e-9
+    )
+    # a zero anomaly on a torch batch (B, 1, 2, H, W) with times (B, 1) is the average
+    t = times[train_rows].values[:5, None]
+    back = scaler.inverse_transform(torch.zeros(5, 1, 2, 3, 4), t)
+    torch.testing.assert_close(back.double(), torch.from_numpy(scaler.historical_average(t)))
+    with pytest.raises(SstcastError, match="times"):
+        scaler.transform(flows[:2])
+    again = normalizer_from_dataset(scaler.to_dataset())
+    assert again == scaler and again.needs_times
+    # the test split uses the training scaler
+    test = STResNetDataset(cube, "test", test_days=3, scaler=scaler)
+    assert test.scaler is scaler
+    with pytest.raises(SstcastError, match="scaling 'zscore'"):
+        STResNetDataset(cube, "train", test_days=3, scaling="zscore")
 
 
 def test_external_vector() -> None:

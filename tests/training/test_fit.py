@@ -218,7 +218,9 @@ def test_stresnet_on_a_taxibj_cube(tmp_path: Path) -> None:
     from tests.builders import tiny_taxibj_dataset, tiny_taxibj_pipeline_dict
 
     cube = Path(write_cube(tiny_taxibj_dataset(), tmp_path / "bj.zarr", progress=False))
-    pipe = write_pipeline(tmp_path / "bj.yaml", tiny_taxibj_pipeline_dict(cube))
+    spec = tiny_taxibj_pipeline_dict(cube)
+    spec["data"]["normalization"] = "minmax"  # DeepST's scaler: the one old runs stored
+    pipe = write_pipeline(tmp_path / "bj.yaml", spec)
     result = fit(pipe, out=tmp_path / "runs", progress=False)
     rows = read_metrics(result.run_dir)
     assert len(rows) == 2 and "val_rmse_lead1" in rows[0]
