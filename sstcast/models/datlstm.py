@@ -106,12 +106,15 @@ class DatLSTM(HierarchicalSwinLSTM):
         in_channels, extra_channels, residual, patch_size, embed_dim, depths, depths_up,
             num_heads, window_size, skip, mlp_ratio, drop_rate, attn_drop_rate,
             drop_path_rate: as
-            :class:`sstcast.models.swinlstm.SwinLSTMD`. A cell of depth d has ``d // 2``
-            deformable blocks, so use depths >= 2.
+            :class:`sstcast.models.swinlstm.SwinLSTMD` (``depths_up`` listed finest first,
+            as the reference's ``configs.py``). A cell of depth d has ``d // 2`` deformable
+            blocks, so every depth must be >= 2 (a ConfigError otherwise).
         n_groups: offset groups of the deformable attention (each group of channels gets its
             own sampling positions); must divide every level's ``num_heads``.
         offset_stride: reference-point spacing in tokens at level 0 (halved per level).
-        offset_range_factor: offsets are bounded to this many reference-point spacings.
+        offset_range_factor: offsets are bounded by ``tanh · offset_range_factor · stride / 2``
+            tokens, the reference's reach (its ``tanh · factor / (Hk − 1)`` in normalised
+            coordinates; see :class:`sstcast.models.attention.DeformableAttention`).
         bias_extent: the relative-position-bias table covers displacements up to this many
             tokens (farther keys share the table's edge values).
     """
@@ -150,6 +153,15 @@ class DatLSTM(HierarchicalSwinLSTM):
             )
         if not isinstance(bias_extent, int) or bias_extent < 1:
             raise config_error(name, "bias_extent", f"must be a positive int, got {bias_extent!r}")
+        for option, value in (("depths", depths), ("depths_up", depths_up)):
+            values = [value] if isinstance(value, int) else list(value or ())
+            if any(isinstance(v, int) and v < 2 for v in values):
+                raise config_error(
+                    name,
+                    option,
+                    f"needs at least 2 blocks per cell (block 0 is window attention, the first "
+                    f"deformable block is block 1; a 1-block cell would have none), got {value!r}",
+                )
         heads = [num_heads] if isinstance(num_heads, int) else list(num_heads)
         if not isinstance(n_groups, int) or n_groups < 1 or any(h % n_groups for h in heads):
             raise config_error(

@@ -15,9 +15,12 @@ Two layouts, as in the paper:
 * **SwinLSTM-D** (``swinlstm_d``): an encoder of cells each followed by patch merging (2x
   down, 2x channels) and a decoder of cells each followed by patch expanding (2x up, half the
   channels), every cell with its own recurrent state. ``depths[l]`` and ``num_heads[l]`` are
-  the encoder cell at level l; the decoder runs from the coarsest level up, its cell at level
-  ``L - j`` having depth ``depths_up[j]`` and ``num_heads[L - 1 - j]`` heads (the paper's
-  pairing; ``depths_up`` defaults to ``depths``, which is the paper's configuration).
+  the encoder cell at level l; the decoder runs from the coarsest level up, and its cell at
+  level ``l`` (1..L) has ``depths_up[l - 1]`` blocks and ``num_heads[l - 1]`` heads. That is
+  how the official SwinLSTM configuration (and OpenSTL's, and DatLSTM's) index them: their
+  ``depths_up = [6, 2]`` beside ``depths_down = [2, 6]`` lists the decoder *finest first*,
+  the reverse of the order it runs, so the coarsest decoder cell has 2 blocks and the
+  level-1 cell 6. ``depths_up`` defaults to ``reversed(depths)``, which is that pairing.
   One deliberate addition, on by default and switchable (``skip=False`` is the paper):
   encoder-to-decoder skips at every level, which the paper's layout lacks and without which
   the model learns fine-scale changes far more slowly (see :class:`HierarchicalSwinLSTM`).
@@ -374,7 +377,10 @@ class HierarchicalSwinLSTM(_SwinLSTMBase):
         name = self.model_name
         down = _int_tuple(depths, name, "depths")
         levels = len(down)
-        up = down if depths_up is None else _int_tuple(depths_up, name, "depths_up")
+        # up[l - 1]: the decoder cell at level l, as the reference configs list it.
+        up = (
+            tuple(reversed(down)) if depths_up is None else _int_tuple(depths_up, name, "depths_up")
+        )
         heads = _int_tuple(num_heads, name, "num_heads")
         if len(heads) == 1:
             heads = heads * levels
@@ -402,7 +408,9 @@ class HierarchicalSwinLSTM(_SwinLSTMBase):
         for j in range(levels):
             level = levels - j
             dim = embed_dim * 2**level
-            self.up_cells.append(SwinLSTMCell(dim, heads[levels - 1 - j], up[j], level, make_block))
+            self.up_cells.append(
+                SwinLSTMCell(dim, heads[level - 1], up[level - 1], level, make_block)
+            )
             self.expands.append(PatchExpand(dim))
         self.cell_levels = [(c.level, c.dim) for c in [*self.down_cells, *self.up_cells]]
         self.skip = skip
@@ -464,8 +472,10 @@ class SwinLSTMD(HierarchicalSwinLSTM):
         in_channels, extra_channels, residual, patch_size, embed_dim, window_size: as
             :class:`SwinLSTMB`.
         depths: Swin blocks of the encoder cell at each level (``len(depths)`` levels).
-        depths_up: Swin blocks of the decoder cells in the order they run (coarsest first);
-            defaults to ``depths`` (the paper's pairing).
+        depths_up: Swin blocks of the decoder cells, listed as the official configs list
+            them: ``depths_up[l - 1]`` is the decoder cell at level ``l``, finest first (the
+            reverse of the order they run). Defaults to ``reversed(depths)``, the paper's
+            pairing (``depths=[2, 6]`` gives ``depths_up=[6, 2]``).
         num_heads: heads of the encoder cell at each level (an int: the same everywhere).
         skip: add each encoder cell's hidden state to the decoder tokens at its level (after
             patch expanding). ``False`` is the paper's layout, where everything reaches the
