@@ -107,7 +107,11 @@ def ingest(
     ),
     files: Annotated[
         list[str] | None,
-        typer.Option("--files", help="input files or quoted globs (replace the source's files)"),
+        typer.Option(
+            "--files",
+            help="input files, quoted globs or URLs (https://, s3://, gs://; replace the "
+            "source's files)",
+        ),
     ] = None,
     variable: str | None = typer.Option(None, "--variable", help="SST variable name in the files"),
     region: str | None = typer.Option(None, "--region", help="region name from the catalog"),

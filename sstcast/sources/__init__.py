@@ -135,11 +135,18 @@ def _root_cause(err: BaseException) -> BaseException:
 
 
 def _unreachable(url: str, err: BaseException) -> SstcastError:
-    """The one-line error for a URL that cannot be listed, opened or downloaded."""
+    """The one-line error for a URL that cannot be listed, opened or downloaded: not found
+    (HTTP 404 or no such object), another HTTP status, no access, or no connection."""
     cause = _root_cause(err)
-    if isinstance(err, FileNotFoundError) and cause is err:
+    status = getattr(cause, "status", None)
+    if status == 404 or (isinstance(err, FileNotFoundError) and cause is err):
         return SstcastError(f"{url}: file not found (no such object, or HTTP 404)")
-    reason = " ".join(str(cause).split())[:200] or cause.__class__.__name__
+    reason = " ".join(str(getattr(cause, "message", "") or cause).split())[:200]
+    reason = reason or cause.__class__.__name__
+    if isinstance(status, int):
+        return SstcastError(f"{url}: the server answered HTTP {status} ({reason})")
+    if isinstance(err, PermissionError):
+        return SstcastError(f"{url}: access denied ({reason}; credentials the usual fsspec way)")
     return SstcastError(f"{url}: cannot be reached ({reason})")
 
 
@@ -150,6 +157,18 @@ def _is_remote_glob(url: str) -> bool:
         path = url.split("?", 1)[0]
         return "*" in path or "[" in path
     return glob.has_magic(url)
+
+
+def _as_given(url: str, path: str, match: str, fs: Any) -> str:
+    """A glob match as a URL spelled like the pattern ``url`` (whose path on ``fs`` is
+    ``path``): the pattern's folder as given, then the rest of the match."""
+    cut = min((i for i, c in enumerate(path) if c in "*?["), default=len(path))
+    folder = path[: path.rfind("/", 0, cut) + 1]
+    url_cut = min((i for i, c in enumerate(url) if c in "*?["), default=len(url))
+    url_folder = url[: url.rfind("/", 0, url_cut) + 1]
+    if folder and match.startswith(folder) and url_folder.endswith(folder.lstrip("/")):
+        return url_folder + match[len(folder) :]
+    return fs.unstrip_protocol(match)
 
 
 def _expand_remote(url: str) -> list[str]:
@@ -169,7 +188,7 @@ def _expand_remote(url: str) -> list[str]:
             raise _unreachable(url, err) from None
         if not matches:
             raise SstcastError(f"{url}: no file matches this pattern")
-        return [fs.unstrip_protocol(m) for m in matches]
+        return [_as_given(url, path, m, fs) for m in matches]
     try:
         info = fs.info(path)
     except Exception as err:
