@@ -265,7 +265,7 @@ class _SumBlock(nn.Module):
 
 
 def test_swinlstm_cell_gating_and_input_reinjection() -> None:
-    cell = SwinLSTMCell(4, 1, 3, 0, lambda dim, heads, level, index, merge: _SumBlock(merge))
+    cell = SwinLSTMCell(4, 1, 3, 0, lambda spec: _SumBlock(spec.merge_input))
     x, h, c = torch.randn(3, 2, 2, 2, 4).unbind(0)
     f = (x + h) + x  # block 0 merges h, block 1 passes through, block 2 merges x again
     gate = torch.sigmoid(f)
@@ -310,7 +310,7 @@ def test_swinlstm_d_layout() -> None:
 
 
 def test_datlstm_alternates_local_and_deformable_blocks() -> None:
-    model = create("datlstm", "tiny", depths=(4, 2), offset_stride=4)
+    model = create("datlstm", "tiny", depths=(4, 2), offset_stride=(4, 2, 1, 2))
     blocks = list(model.down_cells[0].blocks)
     assert [type(b) for b in blocks] == [WindowBlock, DeformableBlock] * 2
     assert all(b.shift_size == 0 for b in blocks if isinstance(b, WindowBlock))
@@ -354,8 +354,9 @@ def test_bf16_autocast_and_seeded_determinism(name: str) -> None:
 def test_skips_add_encoder_states_to_the_decoder(name: str) -> None:
     """skip=False is the paper's layout: the same parameters, only the wiring differs."""
     torch.manual_seed(8)
-    with_skip = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,)).eval()
-    paper = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,), skip=False)
+    with_skip = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,), skip=True)
+    with_skip.eval()
+    paper = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,))
     paper.load_state_dict(with_skip.state_dict())
     paper.eval()
     x = torch.randn(1, 2, 1, 8, 8)  # 8x8 = one level's multiple: no padding
