@@ -83,6 +83,11 @@ def test_real_ersst_east_china_seas(ersst_file: Path, tmp_path: Path, catalog: P
     assert cube.attrs["bbox"] == [24.0, 42.0, 116.0, 130.0]
     (source,) = json.loads(cube.attrs["source_files"])
     assert source["sha256"] == ERSST_SHA256 and source["size"] == 4024972
+    assert cube.attrs["source_title"] == "NOAA ERSSTv5 (in situ only)"
+    assert cube.attrs["license"] == "No constraints on data access or use"
+    assert cube.attrs["references"].startswith("https://www.ncdc.noaa.gov/")  # "References"
+    assert cube.attrs["time_coverage_start"] == "2010-01-01T00:00:00Z"
+    assert cube.attrs["time_coverage_end"] == "2020-08-01T00:00:00Z"
 
 
 # --------------------------------------------------------------------------------------
