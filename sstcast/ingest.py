@@ -292,6 +292,13 @@ def _ingest_sst(
     ds.attrs.update(
         {
             "title": f"sea surface temperature, region {label}",
+            "summary": (
+                f"Sea surface temperature (degC) on the source grid, region {label} "
+                f"(lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}..{box[3]:g}), from "
+                f"{len(inputs)} file(s) of {ds.attrs.get('source_title') or 'a CF NetCDF product'}"
+                f" (variable {ds.attrs['source_variable']}), {freq} steps; written by sstcast"
+            ),
+            "keywords": "sea surface temperature, SST, ocean",
             "region": label,
             "bbox": [float(v) for v in box],
             "source_files": json.dumps(sources),

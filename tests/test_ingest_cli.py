@@ -436,6 +436,9 @@ def test_sst_cube_attributes_cf_and_acdd(tmp_path: Path) -> None:
     assert attrs["geospatial_lon_units"] == "degrees_east"
     assert attrs["time_coverage_start"] == "2013-07-23T00:00:00Z"
     assert attrs["time_coverage_end"] == "2013-07-28T00:00:00Z"
+    assert "region bbox_21_24_170_-170" in attrs["summary"] and "Toy OISST" in attrs["summary"]
+    assert "sea surface temperature" in attrs["keywords"]
+    assert cube["sst"].attrs["coverage_content_type"] == "physicalMeasurement"
     mask = cube["mask"]
     assert mask.dtype == np.int8 and int(mask.sum()) == 4 * 5
     assert mask.attrs["standard_name"] == "sea_binary_mask"

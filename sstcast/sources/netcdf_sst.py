@@ -85,6 +85,7 @@ MASK_ATTRS = {
     "long_name": "sea mask (1 where any time has an SST value)",
     "flag_values": np.array([0, 1], dtype="int8"),
     "flag_meanings": "land sea",
+    "coverage_content_type": "auxiliaryInformation",  # ACDD
 }
 
 #: Uncompressed bytes per dask chunk when reading a file (about one cube chunk).
@@ -551,13 +552,24 @@ def open_sst(
         "units": "degC",
         "standard_name": "sea_surface_temperature",
         "long_name": "sea surface temperature",
+        "coverage_content_type": "physicalMeasurement",  # ACDD
     }
     ds["sst"] = sst
     ds["mask"] = ds["sst"].notnull().any("time").astype("int8")
     ds["mask"].attrs = dict(MASK_ATTRS)
-    ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}
-    ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}
-    ds["time"].attrs = {"standard_name": "time", "axis": "T"}
+    ds["lat"].attrs = {
+        "units": "degrees_north",
+        "standard_name": "latitude",
+        "long_name": "latitude",
+        "axis": "Y",
+    }
+    ds["lon"].attrs = {
+        "units": "degrees_east",
+        "standard_name": "longitude",
+        "long_name": "longitude",
+        "axis": "X",
+    }
+    ds["time"].attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
     ds.attrs = {
         "sstcast_kind": "sst",
         "source_variable": ",".join(sorted(names)),
