@@ -153,12 +153,14 @@ def find_sst_variable(ds: xr.Dataset, variable: str | None, where: str) -> str:
 
 
 def _with_candidate_coords(ds: xr.Dataset, name: str) -> xr.Dataset:
-    """``ds`` with every other data variable that lies along ``name``'s dimensions made a
-    coordinate, so that latitude/longitude stored as plain variables (``lat(y)``, or 2-D
-    ``nav_lat(y, x)`` without a ``coordinates`` attribute) are seen as ``name``'s coordinates
-    (cf-xarray, like CF, looks only at coordinates)."""
+    """``ds`` with every other 1-D or 2-D data variable that lies along ``name``'s
+    dimensions made a coordinate, so that latitude/longitude stored as plain variables
+    (``lat(y)``, or 2-D ``nav_lat(y, x)`` without a ``coordinates`` attribute) are seen as
+    ``name``'s coordinates (cf-xarray, like CF, looks only at coordinates)."""
     dims = set(ds[name].dims)
-    others = [n for n, v in ds.data_vars.items() if n != name and v.ndim and set(v.dims) <= dims]
+    others = [
+        n for n, v in ds.data_vars.items() if n != name and v.ndim in (1, 2) and set(v.dims) <= dims
+    ]
     return ds.set_coords(others)
 
 
