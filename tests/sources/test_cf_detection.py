@@ -100,6 +100,20 @@ def test_foundation_temperature_and_auxiliary_coordinates(tmp_path: Path) -> Non
     assert_standard(open_sst(path), "analysed")
 
 
+def test_latitude_longitude_as_plain_variables(tmp_path: Path) -> None:
+    """glat(j)/glon(i) with CF units but named by no ``coordinates`` attribute: still found
+    (variables along the SST variable's dimensions are candidate coordinates)."""
+    path = odd_file(
+        tmp_path / "a.nc",
+        lat=("glat", {"units": "degrees_north"}),
+        lon=("glon", {"units": "degrees_east"}),
+        aux=True,
+    )
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["temp_surface"].delncattr("coordinates")
+    assert_standard(open_sst(path))
+
+
 def test_name_fallback_without_cf_attributes(tmp_path: Path) -> None:
     path = write_cf(
         tmp_path / "a.nc", lat=LAT, lon=LON, days=DAYS, lat_name="latitude", coord_attrs=False
