@@ -1,7 +1,9 @@
 """The ``sstcast`` command line: parses arguments, reports progress, calls library functions.
 
 No science lives here. Every command turns library errors (``SstcastError`` and config
-errors) into one red line on stderr and exit code 1.
+errors) into one red line on stderr and exit code 1 (a config file with several problems:
+a first line naming the file, then one line per problem); usage errors exit 2. Shell
+completion: ``sstcast --install-completion`` (see docs/cli.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ app = typer.Typer(
     name="sstcast",
     help="Gridded SST and crowd-flow data to short-range forecasts.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
@@ -44,13 +46,28 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="show the version and exit"
     ),
+    no_progress: bool = typer.Option(
+        False, "--no-progress", help="no progress bars in any command (logs, CI)"
+    ),
 ) -> None:
     """Gridded SST and crowd-flow data to short-range forecasts."""
     import logging
 
-    from sstcast.utils.report import setup_logging
+    from sstcast.utils.report import set_progress, setup_logging
 
     setup_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    set_progress(not no_progress)
+
+
+def _progress(flag: bool) -> bool:
+    """A command's ``--progress/--no-progress`` and the global ``--no-progress`` together."""
+    from sstcast.utils.report import progress_enabled
+
+    return flag and progress_enabled()
+
+
+#: The per-command switch of the commands that draw progress bars (default: on).
+PROGRESS_HELP = "progress bars on stderr"
 
 
 # Commands are added below, one function each: sample, ingest, train.
@@ -80,6 +97,7 @@ def sample(
     years: str | None = typer.Option(
         None, "--years", help="years of daily SST: 2010-2021 or 2010,2011 (default: 2010-2021)"
     ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Write the built-in sample (toy OISST-style SST files and TaxiBJ-style flows)."""
     from sstcast.errors import SstcastError
@@ -92,7 +110,7 @@ def sample(
             kwargs["seed"] = seed
         if years is not None:
             kwargs["years"] = _parse_years(years)
-        result = write_sample(out, progress=True, **kwargs)
+        result = write_sample(out, progress=_progress(progress), **kwargs)
     except SstcastError as err:
         fail(str(err))
     count = f"{len(result)} files " if isinstance(result, list) else ""
@@ -107,7 +125,11 @@ def ingest(
     ),
     files: Annotated[
         list[str] | None,
-        typer.Option("--files", help="input files or quoted globs (replace the source's files)"),
+        typer.Option(
+            "--files",
+            help="input files, quoted globs or URLs (https://, s3://, gs://; replace the "
+            "source's files)",
+        ),
     ] = None,
     variable: str | None = typer.Option(None, "--variable", help="SST variable name in the files"),
     region: str | None = typer.Option(None, "--region", help="region name from the catalog"),
@@ -126,6 +148,7 @@ def ingest(
     catalog: str | None = typer.Option(
         None, "--catalog", help="data catalog (default: ./data_catalog.yaml, else the built-in one)"
     ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Read raw files of a source and write its Zarr cube (idempotent, atomic)."""
     from sstcast.config import find_catalog
@@ -162,7 +185,7 @@ def ingest(
             scheduler=scheduler,
             use_sample=use_sample,
             allow_implausible=allow_implausible,
-            progress=True,
+            progress=_progress(progress),
         )
     except SstcastError as err:
         fail(str(err))
@@ -191,34 +214,58 @@ def train(
         None, "--resume", help="run directory or checkpoint to continue from"
     ),
     catalog: str | None = typer.Option(None, "--catalog", help="data catalog file"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="rich progress bar"),
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="set a pipeline key, e.g. optim.lr=1e-3 (repeatable; YAML values)",
+        ),
+    ] = None,
+    print_config: bool = typer.Option(
+        False, "--print-config", help="print the resolved pipeline (YAML) and exit"
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Train a pipeline's model (Lightning): checkpoints, metrics and stats in a run folder."""
+    from sstcast.config.pipeline import parse_overrides, pipeline_yaml
     from sstcast.errors import SstcastError
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
         fail(f"--device {device!r}: use auto, cpu or cuda", code=2)
+    try:
+        overrides = parse_overrides(settings or [])
+    except SstcastError as err:
+        fail(str(err), code=2)
     if pipeline is None and region is None and resume is None:
         fail("give --region NAME (pipelines/NAME.yaml), --pipeline FILE or --resume RUN_DIR")
+    options = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size)
+    options.update(max_time=max_time, device=device, devices=devices, strategy=strategy)
+    options.update(num_nodes=num_nodes)
     try:
         from sstcast.training import fit
+        from sstcast.training.fit import resolved_config
 
+        if print_config:
+            resolved = resolved_config(
+                pipeline,
+                region=region,
+                catalog=catalog,
+                resume=resume,
+                overrides=overrides,
+                **options,
+            )
+            typer.echo(pipeline_yaml(resolved), nl=False)
+            return
         result = fit(
             pipeline,
             region=region,
             catalog=catalog,
-            model=model,
-            preset=preset,
-            epochs=epochs,
-            batch_size=batch_size,
-            max_time=max_time,
-            device=device,
-            devices=devices,
-            strategy=strategy,
-            num_nodes=num_nodes,
             out=out,
             resume=resume,
-            progress=progress,
+            overrides=overrides,
+            progress=_progress(progress),
+            **options,
         )
     except SstcastError as err:
         fail(str(err))
@@ -281,7 +328,7 @@ def forecast(
     map_lead: str | None = typer.Option(
         None, "--map-lead", help="leads to map (default 1,5,10; months 1,3,6)"
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Forecast from a trained run: a CF NetCDF file, its scores and maps."""
     from sstcast.errors import SstcastError
@@ -304,7 +351,7 @@ def forecast(
             evaluate=evaluate,
             maps=maps,
             map_leads=_leads(map_lead),
-            progress=progress,
+            progress=_progress(progress),
         )
     except SstcastError as err:
         fail(str(err))

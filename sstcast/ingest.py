@@ -30,8 +30,8 @@ from sstcast.cube import (
     write_cube_status,
 )
 from sstcast.errors import SstcastError
-from sstcast.sources import Bbox, expand_files
-from sstcast.utils.io import is_url
+from sstcast.sources import Bbox, InputFile, download_folder, fetch_inputs, list_inputs
+from sstcast.utils.io import is_url, sha256_file
 from sstcast.utils.report import progress_bar
 from sstcast.utils.timeaxis import infer_frequency
 
@@ -102,21 +102,66 @@ def _bbox_label(bbox: Bbox) -> str:
     return "bbox_" + "_".join(f"{v:g}" for v in bbox)
 
 
+def _provenance(inputs: list[InputFile], known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``{path, sha256, size[, mtime_ns]}`` of each input. A local file is recorded by its
+    absolute path (and keeps a checksum ``known`` for the same size and time, see
+    :func:`sstcast.cube.file_provenance`); a remote one by its URL, with the checksum and
+    size of the bytes downloaded (no time: it is downloaded, and hashed, on every run)."""
+    records: list[dict[str, Any]] = []
+    for item in inputs:
+        if item.remote:
+            digest = sha256_file(item.local)
+            records.append({"path": item.name, "sha256": digest, "size": item.local.stat().st_size})
+        else:
+            records += file_provenance([item.local], known)
+    return records
+
+
 def _read_files_with_progress(
-    paths: list[Path], progress: bool, out: str | Path | None = None
+    inputs: list[InputFile], progress: bool, out: str | Path | None = None
 ) -> list[dict[str, Any]]:
-    """Checksums of the input files (streamed), with a progress bar over files. Files that
-    the cube at ``out`` already records with the same size and time are not read again."""
+    """Checksums of the input files (streamed), with a progress bar over files. Local files
+    that the cube at ``out`` already records with the same size and time are not read again."""
     known = recorded_sources(out) if out is not None else []
     if not progress:
-        return file_provenance(paths, known)
+        return _provenance(inputs, known)
     records = []
     with progress_bar(progress) as bar:
-        task = bar.add_task("reading source files", total=len(paths))
-        for p in paths:
-            records += file_provenance([p], known)
+        task = bar.add_task("reading source files", total=len(inputs))
+        for item in inputs:
+            records += _provenance([item], known)
             bar.advance(task)
     return records
+
+
+#: ``Conventions`` of an SST cube: CF for the variables, ACDD for the discovery attributes.
+SST_CONVENTIONS = "CF-1.8, ACDD-1.3"
+
+
+def _iso(value: np.datetime64) -> str:
+    """ISO 8601 UTC text of a datetime64, to the second (ACDD ``time_coverage_*``)."""
+    return np.datetime_as_string(np.datetime64(value, "s"), unit="s") + "Z"
+
+
+def acdd_attrs(ds: xr.Dataset) -> dict[str, Any]:
+    """ACDD-1.3 extent attributes of an SST dataset: ``geospatial_lat/lon_min/max`` (cell
+    centres; longitudes in -180..180, so a box across 180° has ``lon_min > lon_max`` as ACDD
+    says), their units, and ``time_coverage_start/end``."""
+    lat = ds["lat"].values
+    lon = (ds["lon"].values + 180.0) % 360.0 - 180.0
+    attrs: dict[str, Any] = {
+        "geospatial_lat_min": float(lat.min()),
+        "geospatial_lat_max": float(lat.max()),
+        "geospatial_lat_units": "degrees_north",
+        "geospatial_lon_min": float(lon[0]),
+        "geospatial_lon_max": float(lon[-1]),
+        "geospatial_lon_units": "degrees_east",
+    }
+    times = ds["time"].values
+    if times.size:
+        attrs["time_coverage_start"] = _iso(times.min())
+        attrs["time_coverage_end"] = _iso(times.max())
+    return attrs
 
 
 def _result(path: str, written: bool, n_files: int, notes: list[str]) -> IngestResult:
@@ -161,7 +206,8 @@ def _write(
     check: Any = None,
 ) -> bool:
     """write_cube_status with library read/write failures turned into one-line errors."""
-    refuse_overlap(out, [Path(f["path"]) for f in json.loads(ds.attrs.get("source_files", "[]"))])
+    sources = json.loads(ds.attrs.get("source_files", "[]"))
+    refuse_overlap(out, [Path(f["path"]) for f in sources if not is_url(f["path"])])
     try:
         _, written = write_cube_status(
             ds, out, force=force, progress=progress, scheduler=scheduler, check=check
@@ -197,10 +243,11 @@ def ingest_sst(
     from sstcast.sources.netcdf_sst import netcdf_chunk_cache
 
     # A small HDF5 chunk cache for every file opened during the whole ingest (xarray may
-    # reopen files while writing); see netcdf_sst.CHUNK_CACHE_BYTES.
-    with netcdf_chunk_cache():
+    # reopen files while writing); see netcdf_sst.CHUNK_CACHE_BYTES. Remote files are
+    # downloaded into a folder that lives as long as the ingest (values are read lazily).
+    with netcdf_chunk_cache(), download_folder() as folder:
         return _ingest_sst(
-            files,
+            fetch_inputs(files, folder),
             out,
             bbox,
             region,
@@ -214,7 +261,7 @@ def ingest_sst(
 
 
 def _ingest_sst(
-    files: Sequence[str | Path] | str | Path,
+    inputs: list[InputFile],
     out: str | Path,
     bbox: Bbox | None,
     region: str | None,
@@ -227,18 +274,17 @@ def _ingest_sst(
 ) -> IngestResult:
     from sstcast.sources.netcdf_sst import bbox_of, check_plausible, open_sst
 
-    paths = expand_files(files)
     notes: list[str] = []
-    ds = open_sst(paths, variable, bbox=bbox, notes=notes)
+    ds = open_sst(inputs, variable, bbox=bbox, notes=notes)
     box = tuple(float(v) for v in bbox) if bbox is not None else bbox_of(ds)
     label = region or (_bbox_label(box) if bbox is not None else "full")
     inferred = infer_frequency(ds["time"])
     freq = inferred if inferred != "irregular" else (frequency or "irregular")
     if frequency and inferred not in ("irregular", frequency):  # the catalog disagrees
         notes.append(f"time steps are {inferred}, the catalog says {frequency}")
-    sources = _read_files_with_progress(paths, progress, out)
+    sources = _read_files_with_progress(inputs, progress, out)
     action = (
-        f"ingest_sst of {len(paths)} file(s), variable {ds.attrs['source_variable']}, "
+        f"ingest_sst of {len(inputs)} file(s), variable {ds.attrs['source_variable']}, "
         f"region {label} {list(box)}"
     )
     if notes:
@@ -246,11 +292,20 @@ def _ingest_sst(
     ds.attrs.update(
         {
             "title": f"sea surface temperature, region {label}",
+            "summary": (
+                f"Sea surface temperature (degC) on the source grid, region {label} "
+                f"(lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}..{box[3]:g}), from "
+                f"{len(inputs)} file(s) of {ds.attrs.get('source_title') or 'a CF NetCDF product'}"
+                f" (variable {ds.attrs['source_variable']}), {freq} steps; written by sstcast"
+            ),
+            "keywords": "sea surface temperature, SST, ocean",
             "region": label,
             "bbox": [float(v) for v in box],
             "source_files": json.dumps(sources),
             "frequency": freq,
             "history": history_line(action),
+            "Conventions": SST_CONVENTIONS,
+            **acdd_attrs(ds),
         }
     )
 
@@ -261,7 +316,7 @@ def _ingest_sst(
             check_plausible(cube["sst"], spans)
         if not bool(cube["mask"].any().values):
             raise SstcastError(
-                f"{paths[0]}: region {label} (lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}.."
+                f"{inputs[0].name}: region {label} (lat {box[0]:g}..{box[1]:g}, lon {box[2]:g}.."
                 f"{box[3]:g}) has no ocean values (all {cube.sizes['lat']}x{cube.sizes['lon']} "
                 "cells are land or missing)"
             )
@@ -272,20 +327,7 @@ def _ingest_sst(
         has_ocean(ds)
     out = str(out)
     written = _write(ds, out, force=force, progress=progress, scheduler=scheduler, check=has_ocean)
-    return _result(out, written, len(paths), notes)
-
-
-def _taxibj_dataset(
-    paths: list[Path], meteorology: str | None, holidays: str | None
-) -> tuple[xr.Dataset, list[Path]]:
-    from sstcast.sources.taxibj import open_taxibj
-
-    extra = [Path(p) for p in (meteorology, holidays) if p is not None]
-    for p in extra:
-        if not p.exists():
-            raise SstcastError(f"{p}: file not found")
-    ds = open_taxibj(paths, meteorology, holidays)
-    return ds, paths + extra
+    return _result(out, written, len(inputs), notes)
 
 
 def ingest_taxibj(
@@ -301,20 +343,23 @@ def ingest_taxibj(
     progress: bool = True,
     allow_implausible: bool = False,
 ) -> IngestResult:
-    """TaxiBJ flow files (+ meteorology and holidays) -> a TaxiBJ cube at ``out``. Flows that
-    are NaN, infinite or negative are refused (naming the file) unless ``allow_implausible``."""
-    paths = expand_files(files)
-    ds, all_files = _taxibj_dataset(
-        paths,
-        None if meteorology is None else str(meteorology),
-        None if holidays is None else str(holidays),
-    )
+    """TaxiBJ flow files (+ meteorology and holidays; paths, globs or URLs) -> a TaxiBJ cube
+    at ``out``. Flows that are NaN, infinite or negative are refused (naming the file) unless
+    ``allow_implausible``."""
+    from sstcast.sources.taxibj import one_input, open_taxibj
+
+    with download_folder() as folder:  # TaxiBJ is read into memory: the copies can go after
+        flows = fetch_inputs(files, folder)
+        ds = open_taxibj(
+            flows,
+            None if meteorology is None else one_input(meteorology, "meteorology", folder),
+            None if holidays is None else one_input(holidays, "holiday", folder),
+        )
+    n_files = len(json.loads(ds.attrs["source_files"]))  # flows, meteorology, holidays
     if not allow_implausible:
-        _check_flows(ds, paths)
-    if "source_files" not in ds.attrs:
-        ds.attrs["source_files"] = json.dumps(_read_files_with_progress(all_files, progress))
+        _check_flows(ds, [i.name for i in flows])
     previous = str(ds.attrs.get("history", "")).strip()
-    action = history_line(f"ingest_taxibj of {len(all_files)} file(s), region {region}")
+    action = history_line(f"ingest_taxibj of {n_files} file(s), region {region}")
     ds.attrs.update(
         {
             "region": region,
@@ -330,15 +375,15 @@ def ingest_taxibj(
         notes.append(f"{len(incomplete)} incomplete day(s): {', '.join(incomplete[:5])}")
     out = str(out)
     written = _write(ds, out, force=force, progress=progress, scheduler=scheduler)
-    return _result(out, written, len(all_files), notes)
+    return _result(out, written, n_files, notes)
 
 
-def _check_flows(ds: xr.Dataset, paths: list[Path]) -> None:
+def _check_flows(ds: xr.Dataset, names: list[str]) -> None:
     """Crowd flows are finite counts >= 0: anything else cannot be true."""
     flow = np.asarray(ds["flow"].values)
     bad = ~np.isfinite(flow) | (flow < 0)
     if bad.any():
-        where = paths[0] if len(paths) == 1 else ", ".join(p.name for p in paths)
+        where = names[0] if len(names) == 1 else ", ".join(Path(n).name for n in names)
         first = np.datetime64(ds["time"].values[np.flatnonzero(bad.any(axis=(1, 2, 3)))[0]], "m")
         raise SstcastError(
             f"{where}: {int(bad.sum())} flow value(s) that are NaN, infinite or negative "
@@ -348,7 +393,7 @@ def _check_flows(ds: xr.Dataset, paths: list[Path]) -> None:
 
 def _matches_anything(patterns: list[str]) -> bool:
     try:
-        expand_files(patterns)
+        list_inputs(patterns)
     except SstcastError:
         return False
     return True

@@ -3,11 +3,15 @@
 A run lives in ``runs/<pipeline>/<model>/<YYYYmmdd-HHMMSS>/``::
 
     config.yaml         the resolved pipeline (overrides applied, cube path absolute)
-    run.json            cube, grid, variable, channels, periods, signature, best score
+    run.json            cube and its provenance (source files, SHA-256), grid, variable,
+                        channels, periods, signature, overrides, best score
     normalizer.nc       normalisation statistics fitted on the training split (any task;
                         runs written before 0.2 have normalizer.json for TaxiBJ: still read)
-    version.json        sstcast, torch and lightning versions, git commit
-    metrics.csv         one row per epoch: losses, val RMSE per lead, learning rate, time
+    version.json        sstcast, numpy, xarray, zarr, dask, timm, torch, lightning, python,
+                        CUDA and GPU, git commit
+    metrics.csv         one row per epoch (Lightning's CSV logger): losses, val RMSE per
+                        lead, learning rate, time
+    tensorboard/        TensorBoard events, with ``trainer.logger: [csv, tensorboard]``
     train.log           everything the run logged (with times)
     baselines.json      reference RMSE per lead on the validation windows
     checkpoints/best.ckpt, checkpoints/last.ckpt
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,7 @@ from sstcast.data.normalize import load_normalizer as _load_normalizer_file
 from sstcast.errors import SstcastError
 from sstcast.utils.io import atomic_path, exclusive_lock, sha256_file, write_json
 from sstcast.utils.io import read_json as _read_json
+from sstcast.utils.provenance import cube_provenance, software_versions
 
 RUN_DIR_ENV = "SSTCAST_RUN_DIR"
 """When set, :func:`create_run_dir` uses this folder (DDP ranks and multi-node launchers
@@ -107,23 +111,13 @@ def git_commit(path: str | Path | None = None) -> tuple[str | None, bool | None]
 
 
 def version_info() -> dict[str, Any]:
-    """Versions of the code that made a run (sstcast, git commit, torch, lightning, python)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def pkg(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
+    """Versions of the code that made a run: sstcast and its git commit, numpy, xarray,
+    zarr, dask, timm, torch, lightning, python, CUDA and the GPU (``version.json``)."""
     commit, dirty = git_commit()
     return {
-        "sstcast": pkg("sstcast"),
+        **software_versions(),
         "git_commit": commit,
         "git_dirty": dirty,
-        "torch": torch.__version__,
-        "lightning": pkg("lightning"),
-        "python": platform.python_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -134,14 +128,16 @@ def read_json(path: str | Path) -> dict[str, Any]:
 
 
 def run_record(pipeline: Pipeline, task: str, data: Any, module: Any) -> dict[str, Any]:
-    """The run record (``run.json``) of a new run: what was trained on what; kept in memory
-    by ``fit`` and written at the start and the end of training."""
+    """The run record (``run.json``) of a new run: what was trained on what (with the cube's
+    provenance: its source files and their SHA-256); kept in memory by ``fit`` and written
+    at the start and the end of training."""
     return {
         "pipeline": pipeline.name,
         "task": task,
         "model": pipeline.model.name,
         "preset": pipeline.model.preset,
         **data.info,
+        "cube_provenance": cube_provenance(data.info["cube"]),
         "signature": data.signature,
         "n_parameters": sum(p.numel() for p in module.model.parameters()),
         "checkpoints": {"best": f"{CHECKPOINT_DIR}/{BEST}", "last": f"{CHECKPOINT_DIR}/{LAST}"},

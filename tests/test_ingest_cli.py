@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from sstcast.cli import app
 from sstcast.cube import open_cube
-from sstcast.ingest import READERS, SAMPLE_SOURCES, ingest_source, ingest_sst
+from sstcast.ingest import READERS, SAMPLE_SOURCES, ingest_source, ingest_sst, ingest_taxibj
 from tests.builders import DAYS, LAT, LON, truth, write_cf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +83,11 @@ def test_real_ersst_east_china_seas(ersst_file: Path, tmp_path: Path, catalog: P
     assert cube.attrs["bbox"] == [24.0, 42.0, 116.0, 130.0]
     (source,) = json.loads(cube.attrs["source_files"])
     assert source["sha256"] == ERSST_SHA256 and source["size"] == 4024972
+    assert cube.attrs["source_title"] == "NOAA ERSSTv5 (in situ only)"
+    assert cube.attrs["license"] == "No constraints on data access or use"
+    assert cube.attrs["references"].startswith("https://www.ncdc.noaa.gov/")  # "References"
+    assert cube.attrs["time_coverage_start"] == "2010-01-01T00:00:00Z"
+    assert cube.attrs["time_coverage_end"] == "2020-08-01T00:00:00Z"
 
 
 # --------------------------------------------------------------------------------------
@@ -408,6 +413,45 @@ def test_library_ingest_sst_and_source(tmp_path: Path, catalog: Path) -> None:
     )  # fmt: skip
     # Same files and box but another region label: a different provenance.
     assert again.path == str(tmp_path / "c.zarr") or again.written
+
+
+def test_sst_cube_attributes_cf_and_acdd(tmp_path: Path) -> None:
+    """Source attributes carried, ACDD extent (a box across 180°: lon_min > lon_max), the
+    mask a CF sea_binary_mask; TaxiBJ cubes have no mask and no geospatial extent."""
+    lon = np.arange(160.0, 200.0, 5.0)  # 160..195 in the file: across the date line
+    src = write_cf(tmp_path / "a.nc", lat=LAT, lon=lon, days=DAYS)
+    with netCDF4.Dataset(src, "a") as nc:
+        nc.setncatts({"title": "Toy OISST", "institution": "Lab", "license": "CC-BY-4.0"})
+    result = ingest_sst([src], tmp_path / "c.zarr", (21, 24, 170, -170), progress=False)
+    cube = open_cube(result.path)
+    attrs = cube.attrs
+    assert attrs["Conventions"] == "CF-1.8, ACDD-1.3"
+    assert attrs["title"] == "sea surface temperature, region bbox_21_24_170_-170"
+    assert attrs["source_title"] == "Toy OISST"
+    assert (attrs["institution"], attrs["license"]) == ("Lab", "CC-BY-4.0")
+    assert "references" not in attrs and "source" not in attrs  # the file has none
+    assert (attrs["geospatial_lat_min"], attrs["geospatial_lat_max"]) == (21.0, 24.0)
+    assert (attrs["geospatial_lon_min"], attrs["geospatial_lon_max"]) == (170.0, -170.0)
+    assert attrs["geospatial_lat_units"] == "degrees_north"
+    assert attrs["geospatial_lon_units"] == "degrees_east"
+    assert attrs["time_coverage_start"] == "2013-07-23T00:00:00Z"
+    assert attrs["time_coverage_end"] == "2013-07-28T00:00:00Z"
+    assert "region bbox_21_24_170_-170" in attrs["summary"] and "Toy OISST" in attrs["summary"]
+    assert "sea surface temperature" in attrs["keywords"]
+    assert cube["sst"].attrs["coverage_content_type"] == "physicalMeasurement"
+    mask = cube["mask"]
+    assert mask.dtype == np.int8 and int(mask.sum()) == 4 * 5
+    assert mask.attrs["standard_name"] == "sea_binary_mask"
+    assert list(mask.attrs["flag_values"]) == [0, 1]
+    assert mask.attrs["flag_meanings"] == "land sea"
+
+    write_taxibj_raw(tmp_path / "bj")
+    bj = open_cube(
+        ingest_taxibj(
+            [tmp_path / "bj" / "BJ16_M32x32_T30_InOut.h5"], tmp_path / "bj.zarr", progress=False
+        ).path
+    )
+    assert "mask" not in bj and not any(k.startswith("geospatial") for k in bj.attrs)
 
 
 def write_taxibj_raw(folder: Path, days: int = 2) -> None:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sstcast.config.base import Strict, first_error, read_yaml
+from sstcast.config.base import Strict, read_yaml, validation_error
 from sstcast.errors import ConfigError
 from sstcast.utils.io import is_url
 
@@ -121,4 +121,4 @@ def load_catalog(path: str | Path = "data_catalog.yaml", root: Path | None = Non
     try:
         return Catalog(**data, root=(root or path.absolute().parent))
     except ValidationError as err:
-        raise first_error(path, err) from None
+        raise validation_error(path, Catalog, err) from None

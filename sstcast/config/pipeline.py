@@ -16,7 +16,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sstcast.config.base import Strict, first_error, read_yaml
+from sstcast.config.base import (
+    Strict,
+    field_names,
+    mapping_value,
+    read_yaml,
+    section_model,
+    unknown_key,
+    validation_error,
+)
 from sstcast.config.catalog import Catalog
 from sstcast.errors import ConfigError
 from sstcast.utils.io import is_url
@@ -189,15 +197,28 @@ class TrainerConfig(Strict):
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     deterministic: bool = True
     log_every_n_steps: int = Field(20, ge=1)
+    logger: list[Literal["csv", "tensorboard", "mlflow"]] = Field(
+        default_factory=lambda: ["csv"],
+        description="Lightning loggers; csv (metrics.csv) is always on",
+    )
 
-    @model_validator(mode="after")
-    def _check(self) -> TrainerConfig:
-        parse_max_time(self.max_time)
-        for key in ("limit_train_batches", "limit_val_batches"):
-            value = getattr(self, key)
-            if isinstance(value, float) and value > 1:
-                raise ValueError(f"{key}: a float is a share of the batches (0 < x <= 1)")
-        return self
+    @field_validator("max_time")
+    @classmethod
+    def _check_max_time(cls, value: str | float | None) -> str | float | None:
+        parse_max_time(value)
+        return value
+
+    @field_validator("limit_train_batches", "limit_val_batches")
+    @classmethod
+    def _check_limit(cls, value: int | float | None) -> int | float | None:
+        if isinstance(value, float) and value > 1:
+            raise ValueError("a float is a share of the batches (0 < x <= 1)")
+        return value
+
+    @field_validator("logger", mode="before")
+    @classmethod
+    def _one_logger(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class Pipeline(Strict):
@@ -242,13 +263,17 @@ class Pipeline(Strict):
         for key, value in overrides.items():
             node = data
             *parents, leaf = key.split(".")
-            for part in parents:
+            for i, part in enumerate(parents):
                 node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    where = ".".join(parents[: i + 1])
+                    raise ConfigError(f"{key}: {where} is a value, not a section")
             node[leaf] = value
         try:
             return Pipeline(**data, root=self.root)
         except ValidationError as err:
-            raise first_error(Path(f"{self.name} (after command-line overrides)"), err) from None
+            where = f"{self.name} (after command-line overrides)"
+            raise validation_error(where, Pipeline, err) from None
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
@@ -260,9 +285,70 @@ def load_pipeline(path: str | Path) -> Pipeline:
     try:
         return Pipeline(**data, root=path.resolve().parent)
     except ValidationError as err:
-        raise first_error(path, err) from None
+        raise validation_error(path, Pipeline, err) from None
+
+
+def pipeline_yaml(pipeline: Pipeline) -> str:
+    """A pipeline as YAML text: plain values, keys in declaration order (config.yaml)."""
+    return yaml.safe_dump(pipeline.to_dict(), sort_keys=False)
 
 
 def save_pipeline(pipeline: Pipeline, path: str | Path) -> None:
     """Write a pipeline as YAML (plain values, keys in declaration order)."""
-    Path(path).write_text(yaml.safe_dump(pipeline.to_dict(), sort_keys=False))
+    Path(path).write_text(pipeline_yaml(pipeline))
+
+
+# --------------------------------------------------------------------------------------
+# Command-line overrides: --set KEY=VALUE
+# --------------------------------------------------------------------------------------
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value as YAML reads it (``8``, ``0.5``, ``true``, ``null``, ``[a, b]``);
+    ``1e-3`` is a number too (plain YAML would read it as text)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"{text!r} is not a YAML value") from None
+    if isinstance(value, str) and _EXPONENT.match(value.strip()):
+        return float(value)
+    return value
+
+
+def check_key(key: str) -> None:
+    """Refuse a dotted pipeline key that is no key (ConfigError saying why, listing the valid
+    keys of the section where it went wrong). Keys under ``model.config`` are the model's
+    options: they are checked when the model is built."""
+    node: Any = Pipeline
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError("empty part in the key")
+    for i, part in enumerate(parts):
+        if node == "map":
+            return  # a free mapping: any key below
+        if node is None:
+            raise ConfigError(f"{'.'.join(parts[:i])} is a value, not a section")
+        if part not in field_names(node):
+            where = f"in {'.'.join(parts[:i])}" if i else "at the top level"
+            raise ConfigError(unknown_key(part, node, where))
+        annotation = node.model_fields[part].annotation
+        is_map, _ = mapping_value(annotation)
+        node = "map" if is_map else section_model(annotation)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["optim.lr=1e-3", "trainer.batch_size=8"]`` as ``{"optim.lr": 0.001, ...}``, every
+    key checked against the pipeline's keys: one-line ConfigError ``--set KEY: problem``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. optim.lr=1e-3")
+        try:
+            check_key(key)
+            out[key] = parse_value(text)
+        except ConfigError as err:
+            raise ConfigError(f"--set {key}: {err}") from None
+    return out

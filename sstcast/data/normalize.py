@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +42,7 @@ import xarray as xr
 
 from sstcast.errors import SstcastError
 from sstcast.utils.io import atomic_path
+from sstcast.utils.report import track
 
 EPOCH = np.datetime64("2000-01-01T00:00:00", "ns")
 YEAR_DAYS = 365.25
@@ -85,12 +87,14 @@ def harmonic_design(times: Any, harmonics: int) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
-def _time_blocks(data: xr.DataArray) -> list[slice]:
-    """Slices along time holding about ``_BLOCK_BYTES`` each (dask-friendly, bounded memory)."""
+def _time_blocks(data: xr.DataArray) -> Sequence[slice]:
+    """Slices along time holding about ``_BLOCK_BYTES`` each (dask-friendly, bounded memory);
+    iterating them draws a progress bar when there are several (:func:`track`)."""
     per_step = max(1, int(np.prod([data.sizes[d] for d in data.dims if d != "time"])) * 8)
     step = max(1, _BLOCK_BYTES // per_step)
     n = data.sizes["time"]
-    return [slice(a, min(n, a + step)) for a in range(0, n, step)]
+    blocks = [slice(a, min(n, a + step)) for a in range(0, n, step)]
+    return track(blocks, f"fitting the normaliser ({n} steps)")
 
 
 def _check_fit_input(data: Any) -> xr.DataArray:

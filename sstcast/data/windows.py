@@ -55,6 +55,7 @@ from sstcast.cube import as_dataset
 from sstcast.data.normalize import Normalizer, harmonic_design, make_normalizer
 from sstcast.data.splits import time_splits, window_span, window_starts
 from sstcast.errors import SstcastError
+from sstcast.utils.report import track
 
 STATIC_CHANNELS: tuple[str, ...] = ("mask", "lat", "lon")
 DOY_CHANNELS: tuple[str, ...] = ("doy_sin", "doy_cos")
@@ -414,13 +415,15 @@ class WindowDataset(Dataset):
         state["_store"] = None
         return state
 
-    def _load_range(self, a: int, b: int) -> np.ndarray:
-        """Steps [a, b) normalised, land and gaps filled with 0: float32 (b - a, C, H, W)."""
+    def _load_range(self, a: int, b: int, label: str | None = None) -> np.ndarray:
+        """Steps [a, b) normalised, land and gaps filled with 0: float32 (b - a, C, H, W).
+        With ``label``, a progress bar of that name is drawn over the blocks read."""
         da = self._dataset()[self.variable]
         per_step = int(np.prod(da.shape[1:]))
         out = np.empty((b - a, per_step), dtype=np.float32)
         step = max(1, _LOAD_BLOCK_BYTES // (per_step * 8))
-        for s in range(a, b, step):
+        blocks = range(a, b, step)
+        for s in track(blocks, label) if label else blocks:
             e = min(b, s + step)
             raw = np.asarray(da.isel(time=slice(s, e)).values)
             z = self.normalizer.transform(raw, self.times[s:e].values)
@@ -443,8 +446,9 @@ class WindowDataset(Dataset):
             self._dataset()
         if self._store is None:
             if self.in_memory:
+                label = f"loading the {self.split} split ({self._t1 - self._t0} steps)"
                 self._store = _MemoryStore(
-                    self._load_range(self._t0, self._t1), self.n_in, self.n_out
+                    self._load_range(self._t0, self._t1, label), self.n_in, self.n_out
                 )
             else:
                 da = self._dataset()[self.variable]

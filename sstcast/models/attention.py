@@ -203,11 +203,22 @@ class DeformableAttention(nn.Module):
     1. ``q = W_q x``. Each group's query channels go through the offset network (depthwise
        ``k x k`` conv with stride ``stride``, LayerNorm, GELU, linear to 2) giving one offset
        per reference point: ``ceil(H/stride) x ceil(W/stride)`` points per group.
-    2. Offsets are bounded with ``tanh`` to ``offset_range_factor`` reference-grid steps
-       (``offset_range_factor * stride`` tokens) and added to the reference points.
+    2. Offsets are bounded with ``tanh`` to ``offset_range_factor * stride / 2`` tokens
+       (half a reference-point spacing per unit of the factor) and added to the reference
+       points. This is the reach of DAT / DatLSTM, whose ``tanh · factor / (Hk − 1)`` in
+       ``align_corners=True`` coordinates spans ``factor · (H − 1) / (2 (Hk − 1))`` tokens of
+       an ``H``-token axis with ``Hk`` reference points: ``factor · stride / 2`` on a large
+       map, slightly more on a small one (and undefined for ``Hk = 1``); the bound here is
+       the large-map limit, so it never exceeds the reference's reach and works on any grid.
     3. The group's channels of x are sampled at those positions with bilinear
        ``grid_sample`` (``border`` padding: the edge value continues, as with the models'
-       replicate padding); ``k = W_k x_s``, ``v = W_v x_s``.
+       replicate padding); ``k = W_k x_s``, ``v = W_v x_s``. Positions are token centres
+       (``align_corners=False``) and the reference points are the true block centres
+       (:func:`reference_points`). This differs on purpose from DatLSTM's reference code,
+       which normalises with ``align_corners=True`` and puts its points at
+       ``(i + 0.5) / (Hk − 1)``: there they drift off the block centres towards the
+       bottom/right and the last row and column fall outside the map, where its zero padding
+       samples zeros.
     4. Each head attends from every query to all sampled keys of its group, with a relative
        position bias interpolated from a learned table ``(num_heads, 2E+1, 2E+1)`` at the
        query-to-key displacement (E = ``bias_extent`` tokens; longer displacements use the
@@ -287,7 +298,12 @@ class DeformableAttention(nn.Module):
         qg = qg.permute(0, 3, 4, 1, 2).reshape(b * self.n_groups, self.group_dim, h, w)
         feat = self.offset_conv(qg).permute(0, 2, 3, 1)
         raw = self.offset_out(self.offset_act(self.offset_norm(feat)))
-        return torch.tanh(raw.to(_work_dtype(raw))) * (self.offset_range_factor * self.stride)
+        return torch.tanh(raw.to(_work_dtype(raw))) * self.offset_reach
+
+    @property
+    def offset_reach(self) -> float:
+        """Largest offset along each axis, in tokens: ``offset_range_factor * stride / 2``."""
+        return self.offset_range_factor * self.stride / 2
 
     def sample_positions(self, q: Tensor) -> tuple[Tensor, Tensor]:
         """Key positions (batch * n_groups, Hk, Wk, 2) and the reference points (Hk, Wk, 2),

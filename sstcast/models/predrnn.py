@@ -127,6 +127,11 @@ register_model(
     presets={
         "tiny": {"hidden": [8, 8], "kernel_size": 3, "patch_size": 1},
         "default": {"hidden": [32, 32], "kernel_size": 3, "patch_size": 1},
+        # Wang et al. 2017, Moving MNIST experiments (four ST-LSTM layers of 128 hidden states,
+        # 5x5 filters, 4x4 patches; the same in OpenSTL's configs/mmnist/PredRNN.py). OpenSTL's
+        # cells have no biases; ours add one on the input convolution (7·128 per layer) and on
+        # the head (tested against OpenSTL's count).
+        "paper": {"hidden": [128, 128, 128, 128], "kernel_size": 5, "patch_size": 4},
     },
     summary="PredRNN: stacked ST-LSTM with zigzag spatiotemporal memory (Wang et al. 2017)",
 )(PredRNN)

@@ -161,6 +161,17 @@ def _sam_convlstm(**config: Any) -> SAConvLSTM:
 _PRESETS = {
     "tiny": {"hidden": [8, 8], "attn_channels": 4, "kernel_size": 3, "patch_size": 1},
     "default": {"hidden": [32], "attn_channels": 8, "kernel_size": 3, "patch_size": 1},
+    # Lin et al. 2020 (experiments on Moving MNIST): four layers of 64 hidden states with 3x3
+    # kernels, no peepholes. The authors released no code and the text we could check does
+    # not give the query/key channels or the patch size: Ĉ = 16 (hidden / 4) and 4x4 patches
+    # (the PredRNN protocol the paper compares under) are our assumptions.
+    "paper": {
+        "hidden": [64, 64, 64, 64],
+        "attn_channels": 16,
+        "kernel_size": 3,
+        "patch_size": 4,
+        "peephole": False,
+    },
 }
 
 register_model(

@@ -13,7 +13,9 @@ with min-max; invert that scaling after prediction)::
 Each branch: conv3x3(filters) → L residual units → ReLU → conv3x3(C). A residual unit is
 ``x + conv3x3(ReLU(conv3x3(ReLU(x))))`` (pre-activation, with optional BatchNorm before
 each ReLU; off by default as in the paper's TaxiBJ setting). The external branch is
-FC(ext_dim → 10) → ReLU → FC(10 → C·H·W), reshaped to (C, H, W).
+FC(ext_dim → 10) → ReLU → FC(10 → C·H·W), reshaped to (C, H, W); DeepST's code ends it with
+one more ReLU (``external_relu``, on in the ``paper`` preset). With a single branch DeepST
+skips the fusion weights (``fuse_single_branch=False``); by default they are kept.
 
 Input layout — each branch takes its frames stacked frame-major on the channel axis,
 newest first::
@@ -84,6 +86,10 @@ class STResNet(nn.Module):
         n_residual: residual units per branch (the paper's L).
         filters: convolution filters inside the branches.
         batch_norm: BatchNorm in the residual units.
+        external_relu: end the external branch with a ReLU, as DeepST's code does (the paper's
+            text has none; a ReLU there can only raise the flows before the tanh).
+        fuse_single_branch: keep the fusion weights when only one branch is used (DeepST
+            passes a single branch's output through unweighted).
     """
 
     def __init__(
@@ -98,6 +104,8 @@ class STResNet(nn.Module):
         n_residual: int = 12,
         filters: int = 64,
         batch_norm: bool = False,
+        external_relu: bool = False,
+        fuse_single_branch: bool = True,
     ) -> None:
         super().__init__()
         for key, value, low in [
@@ -119,18 +127,23 @@ class STResNet(nn.Module):
         self.channels, self.height, self.width, self.ext_dim = channels, height, width, ext_dim
         self.branches = nn.ModuleDict()
         self.fusion = nn.ParameterDict()
-        for name, length in self.lengths.items():
-            if length == 0:
-                continue
+        used = [name for name, length in self.lengths.items() if length]
+        for name in used:
             self.branches[name] = Branch(
-                channels * length, channels, filters, n_residual, batch_norm
+                channels * self.lengths[name], channels, filters, n_residual, batch_norm
             )
-            # DeepST initialises the fusion weights uniformly in [0, 1).
-            self.fusion[name] = nn.Parameter(torch.rand(channels, height, width))
+            if len(used) > 1 or fuse_single_branch:
+                # DeepST initialises the fusion weights uniformly in [0, 1).
+                self.fusion[name] = nn.Parameter(torch.rand(channels, height, width))
         if ext_dim:
-            self.external = nn.Sequential(
-                nn.Linear(ext_dim, 10), nn.ReLU(), nn.Linear(10, channels * height * width)
-            )
+            layers: list[nn.Module] = [
+                nn.Linear(ext_dim, 10),
+                nn.ReLU(),
+                nn.Linear(10, channels * height * width),
+            ]
+            if external_relu:
+                layers.append(nn.ReLU())
+            self.external = nn.Sequential(*layers)
         else:
             self.external = None
 
@@ -167,7 +180,12 @@ class STResNet(nn.Module):
         self._check("trend", xt, batch)
         inputs = {"closeness": xc, "period": xp, "trend": xt}
         out = sum(
-            self.fusion[name] * branch(inputs[name]) for name, branch in self.branches.items()
+            (
+                self.fusion[name] * branch(inputs[name])
+                if name in self.fusion
+                else branch(inputs[name])
+            )
+            for name, branch in self.branches.items()
         )
         if self.external is not None:
             if ext is None or ext.ndim != 2 or tuple(ext.shape) != (batch, self.ext_dim):
@@ -208,6 +226,25 @@ register_model(
             "ext_dim": 28,
             "n_residual": 12,
             "filters": 64,
+        },
+        # Zhang et al. 2017 (the best TaxiBJ model of its comparison, L12-E: 12 residual units,
+        # closeness 3 / period 1 / trend 1, 64 filters, external factors, no BatchNorm) as
+        # DeepST's code builds it (github.com/lucktroy/
+        # DeepST, deepst/models/STResNet.py): 28 external features (meteorology and
+        # holidays), the external branch's final ReLU, no fusion weights for a single branch.
+        "paper": {
+            "len_closeness": 3,
+            "len_period": 1,
+            "len_trend": 1,
+            "channels": 2,
+            "height": 32,
+            "width": 32,
+            "ext_dim": 28,
+            "n_residual": 12,
+            "filters": 64,
+            "batch_norm": False,
+            "external_relu": True,
+            "fuse_single_branch": False,
         },
     },
     summary="ST-ResNet: closeness/period/trend residual branches + external (Zhang et al. 2017)",

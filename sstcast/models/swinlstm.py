@@ -15,9 +15,12 @@ Two layouts, as in the paper:
 * **SwinLSTM-D** (``swinlstm_d``): an encoder of cells each followed by patch merging (2x
   down, 2x channels) and a decoder of cells each followed by patch expanding (2x up, half the
   channels), every cell with its own recurrent state. ``depths[l]`` and ``num_heads[l]`` are
-  the encoder cell at level l; the decoder runs from the coarsest level up, its cell at level
-  ``L - j`` having depth ``depths_up[j]`` and ``num_heads[L - 1 - j]`` heads (the paper's
-  pairing; ``depths_up`` defaults to ``depths``, which is the paper's configuration).
+  the encoder cell at level l; the decoder runs from the coarsest level up, and its cell at
+  level ``l`` (1..L) has ``depths_up[l - 1]`` blocks and ``num_heads[l - 1]`` heads. That is
+  how the official SwinLSTM configuration (and OpenSTL's, and DatLSTM's) index them: their
+  ``depths_up = [6, 2]`` beside ``depths_down = [2, 6]`` lists the decoder *finest first*,
+  the reverse of the order it runs, so the coarsest decoder cell has 2 blocks and the
+  level-1 cell 6. ``depths_up`` defaults to ``reversed(depths)``, which is that pairing.
   One deliberate addition, on by default and switchable (``skip=False`` is the paper):
   encoder-to-decoder skips at every level, which the paper's layout lacks and without which
   the model learns fine-scale changes far more slowly (see :class:`HierarchicalSwinLSTM`).
@@ -34,8 +37,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import torch
 from einops import rearrange
 from timm.models.swin_transformer import PatchMerging
 from torch import Tensor, nn
@@ -46,9 +51,29 @@ from sstcast.models.base import ModelInputError, SequenceForecaster, zero_init_
 from sstcast.models.layers import crop_to, pad_to_multiple
 from sstcast.models.registry import register_model
 
-#: Builds block ``index`` of a cell: ``make_block(dim, num_heads, level, index, merge_input)``.
-#: The block is called as ``block(x)`` or, when ``merge_input``, ``block(x, other)``.
-BlockFactory = Callable[[int, int, int, int, bool], nn.Module]
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """What a :data:`BlockFactory` needs to build block ``index`` of a cell.
+
+    ``stage`` numbers the cells in the order they run (encoder levels 0..L-1, then the
+    decoder cells from the coarsest level up: stage L + j is the decoder cell at level L - j);
+    per-stage options (heads, DAT groups, offset strides) are indexed by it. ``drop_path`` is
+    this block's stochastic-depth rate from the model's schedule.
+    """
+
+    dim: int
+    num_heads: int
+    level: int
+    stage: int
+    index: int
+    merge_input: bool
+    drop_path: float = 0.0
+
+
+#: Builds one block of a cell from its :class:`BlockSpec`. The block is called as
+#: ``block(x)`` or, when ``spec.merge_input``, ``block(x, other)``.
+BlockFactory = Callable[[BlockSpec], nn.Module]
 
 CellState = tuple[Tensor, Tensor]
 
@@ -73,27 +98,65 @@ def _check_heads(model: str, dim: int, heads: int) -> None:
         raise config_error(model, "num_heads", f"{heads} does not divide the token dim {dim}")
 
 
+def per_stage(
+    value: int | float | Sequence[int | float], levels: int, model: str, option: str
+) -> tuple:
+    """One value per stage (``2 * levels`` cells, in run order) from a scalar or a list.
+
+    A scalar applies to every cell. A list of ``2 * levels`` values is taken as is (encoder
+    levels 0..L-1, then decoder cells coarsest first; DatLSTM's ``num_heads = [4, 8, 16, 8]``
+    and ``n_group = [2, 4, 8, 4]`` are such lists). A list of ``levels`` values uses SwinLSTM's
+    pairing: the encoder cell at level l takes ``value[l]`` and the decoder cell at level l
+    takes ``value[l - 1]`` (SwinLSTM-D's ``num_heads = [4, 8]``).
+    """
+    values = (value,) if isinstance(value, int | float) else tuple(value)
+    if len(values) == 1:
+        return values * (2 * levels)
+    if len(values) == 2 * levels:
+        return values
+    if len(values) == levels:
+        return values + tuple(values[level - 1] for level in range(levels, 0, -1))
+    raise config_error(
+        model,
+        option,
+        f"takes one value, one per level ({levels}) or one per cell ({2 * levels}); "
+        f"got {len(values)}",
+    )
+
+
+def drop_path_schedule(down: Sequence[int], up_run: Sequence[int], rate: float) -> list[float]:
+    """Stochastic-depth rate of every block, encoder then decoder, in run order.
+
+    The schedule of the SwinLSTM-D and DatLSTM reference code: the encoder's blocks get
+    ``linspace(0, rate, n_encoder_blocks)`` in the order they run, and the decoder's the same
+    ramp over its blocks, reversed (highest at the coarsest cell, 0 at the last block), so
+    the rate peaks in the middle of the network.
+    """
+    enc = torch.linspace(0, rate, sum(down)).tolist() if sum(down) else []
+    dec = torch.linspace(0, rate, sum(up_run)).tolist()[::-1] if sum(up_run) else []
+    return [float(v) for v in enc + dec]
+
+
 def swin_block_factory(
     window_size: int,
     *,
     mlp_ratio: float = 4.0,
     drop: float = 0.0,
     attn_drop: float = 0.0,
-    drop_path: float = 0.0,
 ) -> BlockFactory:
     """SwinLSTM's blocks: window attention, shifted on odd-numbered blocks (W-MSA, SW-MSA)."""
 
-    def make(dim: int, num_heads: int, level: int, index: int, merge_input: bool) -> nn.Module:
+    def make(spec: BlockSpec) -> nn.Module:
         return WindowBlock(
-            dim,
-            num_heads,
+            spec.dim,
+            spec.num_heads,
             window_size,
-            shift=index % 2 == 1,
-            merge_input=merge_input,
+            shift=spec.index % 2 == 1,
+            merge_input=spec.merge_input,
             mlp_ratio=mlp_ratio,
             drop=drop,
             attn_drop=attn_drop,
-            drop_path=drop_path,
+            drop_path=spec.drop_path,
         )
 
     return make
@@ -106,20 +169,34 @@ class SwinLSTMCell(nn.Module):
         dim: token channels (also the hidden and cell state channels).
         num_heads: attention heads of every block.
         depth: number of transformer blocks.
-        level: the cell's resolution level (0 = patch grid), passed to ``make_block``.
+        level: the cell's resolution level (0 = patch grid).
         make_block: the :data:`BlockFactory` building each block.
+        stage: the cell's place in run order (see :class:`BlockSpec`).
+        drop_paths: stochastic-depth rate of each block (default: none).
     """
 
     def __init__(
-        self, dim: int, num_heads: int, depth: int, level: int, make_block: BlockFactory
+        self,
+        dim: int,
+        num_heads: int,
+        depth: int,
+        level: int,
+        make_block: BlockFactory,
+        stage: int = 0,
+        drop_paths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if depth < 1:
             raise ValueError(f"a SwinLSTM cell needs depth >= 1, got {depth}")
+        rates = [0.0] * depth if drop_paths is None else list(drop_paths)
+        if len(rates) != depth:
+            raise ValueError(f"need {depth} drop-path rates, got {len(rates)}")
         self.dim = dim
         self.level = level
+        self.stage = stage
         self.blocks = nn.ModuleList(
-            make_block(dim, num_heads, level, i, i % 2 == 0) for i in range(depth)
+            make_block(BlockSpec(dim, num_heads, level, stage, i, i % 2 == 0, rates[i]))
+            for i in range(depth)
         )
 
     def forward(self, x: Tensor, state: CellState) -> tuple[Tensor, CellState]:
@@ -154,17 +231,30 @@ class PatchEmbed(nn.Module):
 class PatchInflate(nn.Module):
     """(batch, H, W, dim) -> (batch, C, H*p, W*p) for any patch size p.
 
-    A transposed convolution with stride p, kernel ``p + 2*(p//2)`` and padding ``p//2``:
-    output size ``(n-1)p - 2(p//2) + p + 2(p//2) = n p`` exactly, and neighbouring patches'
-    kernels overlap, which avoids the blocky output of a per-patch linear projection. (The
-    reference code's 3x3 kernel with stride 2 and output padding 1 works for p = 2 only.)
+    A transposed convolution with stride p. The default kernel ``p + 2*(p//2)`` with padding
+    ``p//2`` gives ``(n-1)p - 2(p//2) + p + 2(p//2) = n p`` cells exactly, and neighbouring
+    patches' kernels overlap, which avoids the blocky output of a per-patch linear
+    projection. ``kernel`` (>= p) sets another size; padding ``ceil((k - p) / 2)`` and an
+    output padding make the size n p again. The reference code's 3x3 kernel with stride 2,
+    padding 1 and output padding 1 is ``patch_size=2, kernel=3``.
     """
 
-    def __init__(self, embed_dim: int, out_chans: int, patch_size: int) -> None:
+    def __init__(
+        self, embed_dim: int, out_chans: int, patch_size: int, kernel: int | None = None
+    ) -> None:
         super().__init__()
-        kernel = patch_size + 2 * (patch_size // 2)
+        if kernel is None:
+            kernel = patch_size + 2 * (patch_size // 2)
+        if kernel < patch_size:
+            raise ValueError(f"inflate kernel {kernel} is smaller than the patch {patch_size}")
+        padding = -(-(kernel - patch_size) // 2)
         self.proj = nn.ConvTranspose2d(
-            embed_dim, out_chans, kernel, stride=patch_size, padding=patch_size // 2
+            embed_dim,
+            out_chans,
+            kernel,
+            stride=patch_size,
+            padding=padding,
+            output_padding=patch_size + 2 * padding - kernel,
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -205,6 +295,7 @@ class _SwinLSTMBase(SequenceForecaster):
         embed_dim: int,
         window_size: int,
         levels: int,
+        inflate_kernel: int | None = None,
     ) -> None:
         super().__init__(in_channels, extra_channels, residual)
         for name, value in (
@@ -214,13 +305,21 @@ class _SwinLSTMBase(SequenceForecaster):
         ):
             if not isinstance(value, int) or value < 1:
                 raise config_error(self.model_name, name, f"must be a positive int, got {value!r}")
+        if inflate_kernel is not None and (
+            not isinstance(inflate_kernel, int) or inflate_kernel < patch_size
+        ):
+            raise config_error(
+                self.model_name,
+                "inflate_kernel",
+                f"must be an int >= patch_size ({patch_size}), got {inflate_kernel!r}",
+            )
         self.patch_size = patch_size
         self.embed_dim = embed_dim
         self.window_size = window_size
         self.levels = levels
         self.pad_multiple = patch_size * window_size * 2**levels
         self.patch_embed = PatchEmbed(in_channels + extra_channels, embed_dim, patch_size)
-        self.head = PatchInflate(embed_dim, in_channels, patch_size)
+        self.head = PatchInflate(embed_dim, in_channels, patch_size, inflate_kernel)
         if residual:
             zero_init_(self.head)
         self.cell_levels: list[tuple[int, int]] = []
@@ -271,6 +370,18 @@ _SWIN_B_PRESETS: dict[str, dict[str, Any]] = {
         "num_heads": (4,),
         "window_size": 4,
     },
+    # The official SwinLSTM-B (github.com/SongTang-x/SwinLSTM, configs.py and train.py, also
+    # OpenSTL's configs/human/SwinLSTM-B.py): embed 128, one cell of 12 Swin blocks, 4 heads,
+    # window 4, patch 2, drop-path 0.1 on every block, dropout 0; its 3x3 inflation kernel.
+    "paper": {
+        "patch_size": 2,
+        "embed_dim": 128,
+        "depths": (12,),
+        "num_heads": (4,),
+        "window_size": 4,
+        "drop_path_rate": 0.1,
+        "inflate_kernel": 3,
+    },
 }
 
 
@@ -292,7 +403,10 @@ class SwinLSTMB(_SwinLSTMBase):
         depths: the cell's number of Swin blocks, as an int or a one-element list.
         num_heads: attention heads, an int or a one-element list.
         window_size: attention window side, in tokens.
-        mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate: transformer options.
+        mlp_ratio, drop_rate, attn_drop_rate: transformer options.
+        drop_path_rate: stochastic depth of every block (constant, as the reference).
+        inflate_kernel: kernel of the output's transposed convolution (default
+            ``p + 2 (p // 2)``; the reference's is 3 for p = 2).
     """
 
     model_name = "swinlstm_b"
@@ -311,9 +425,17 @@ class SwinLSTMB(_SwinLSTMBase):
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
+        inflate_kernel: int | None = None,
     ) -> None:
         super().__init__(
-            in_channels, extra_channels, residual, patch_size, embed_dim, window_size, levels=0
+            in_channels,
+            extra_channels,
+            residual,
+            patch_size,
+            embed_dim,
+            window_size,
+            levels=0,
+            inflate_kernel=inflate_kernel,
         )
         depth = _int_tuple(depths, self.model_name, "depths")
         heads = _int_tuple(num_heads, self.model_name, "num_heads")
@@ -326,13 +448,11 @@ class SwinLSTMB(_SwinLSTMBase):
             )
         _check_heads(self.model_name, embed_dim, heads[0])
         make_block = swin_block_factory(
-            window_size,
-            mlp_ratio=mlp_ratio,
-            drop=drop_rate,
-            attn_drop=attn_drop_rate,
-            drop_path=drop_path_rate,
+            window_size, mlp_ratio=mlp_ratio, drop=drop_rate, attn_drop=attn_drop_rate
         )
-        self.cell = SwinLSTMCell(embed_dim, heads[0], depth[0], 0, make_block)
+        self.cell = SwinLSTMCell(
+            embed_dim, heads[0], depth[0], 0, make_block, 0, [float(drop_path_rate)] * depth[0]
+        )
         self.cell_levels = [(0, embed_dim)]
 
     def forward_tokens(
@@ -346,14 +466,17 @@ class HierarchicalSwinLSTM(_SwinLSTMBase):
     """The SwinLSTM-D layout with blocks from ``make_block``: encoder cells + patch merging,
     decoder cells + patch expanding (see the module docstring for depths and heads).
 
-    SwinLSTM-D and DatLSTM are this layout with different blocks.
+    SwinLSTM-D and DatLSTM are this layout with different blocks. The cells are numbered in
+    run order (stages 0..2L-1, see :class:`BlockSpec`); ``num_heads`` is one value, one per
+    level (SwinLSTM's pairing) or one per stage (:func:`per_stage`). Stochastic depth follows
+    the references' schedule (:func:`drop_path_schedule`).
 
     ``skip=True`` adds U-Net (Swin-Unet) style skips: the encoder cell's hidden state at a
     level is added to the patch-expanded decoder tokens of that level. The paper's layout
-    (``skip=False``) has none, so fine detail must pass the coarsest level. Measured on a
-    12x12 moving blob (20 Adam steps at lr 1e-2, tiny presets, 4 seeds; final / initial
-    loss): SwinLSTM-D 0.77-0.85 without skips, 0.26-0.45 with them; DatLSTM 0.81-0.87
-    without, 0.21-0.63 with (SwinLSTM-B, one cell at the patch grid: 0.09-0.21).
+    (``skip=False``, the default) has none, so fine detail must pass the coarsest level.
+    Measured on a 12x12 moving blob (20 Adam steps at lr 1e-2, tiny presets, 4 seeds; final
+    / initial loss): SwinLSTM-D 0.77-0.85 without skips, 0.26-0.45 with them; DatLSTM
+    0.81-0.87 without, 0.21-0.63 with (SwinLSTM-B, one cell at the patch grid: 0.09-0.21).
     """
 
     def __init__(
@@ -370,40 +493,63 @@ class HierarchicalSwinLSTM(_SwinLSTMBase):
         window_size: int,
         skip: bool,
         make_block: BlockFactory,
+        drop_path_rate: float = 0.0,
+        inflate_kernel: int | None = None,
     ) -> None:
         name = self.model_name
         down = _int_tuple(depths, name, "depths")
         levels = len(down)
-        up = down if depths_up is None else _int_tuple(depths_up, name, "depths_up")
-        heads = _int_tuple(num_heads, name, "num_heads")
-        if len(heads) == 1:
-            heads = heads * levels
-        if len(up) != levels or len(heads) != levels:
+        # up[l - 1]: the decoder cell at level l, as the reference configs list it.
+        up = (
+            tuple(reversed(down)) if depths_up is None else _int_tuple(depths_up, name, "depths_up")
+        )
+        if len(up) != levels:
             raise config_error(
                 name,
                 "depths_up",
-                f"and 'num_heads' need one entry per level of 'depths' ({levels}); got "
-                f"{len(up)} and {len(heads)}",
+                f"needs one entry per level of 'depths' ({levels}); got {len(up)}",
             )
-        for level in range(levels):
-            _check_heads(name, embed_dim * 2**level, heads[level])
-            _check_heads(name, embed_dim * 2 ** (level + 1), heads[level])
+        heads = per_stage(_int_tuple(num_heads, name, "num_heads"), levels, name, "num_heads")
+        levels_run = [*range(levels), *range(levels, 0, -1)]  # the level of each stage
+        for stage, level in enumerate(levels_run):
+            _check_heads(name, embed_dim * 2**level, heads[stage])
+        if not isinstance(drop_path_rate, int | float) or not 0 <= drop_path_rate < 1:
+            raise config_error(name, "drop_path_rate", f"must be in [0, 1), got {drop_path_rate!r}")
         super().__init__(
-            in_channels, extra_channels, residual, patch_size, embed_dim, window_size, levels
+            in_channels,
+            extra_channels,
+            residual,
+            patch_size,
+            embed_dim,
+            window_size,
+            levels,
+            inflate_kernel,
         )
-        self.down_cells = nn.ModuleList()
-        self.merges = nn.ModuleList()
-        for level in range(levels):
-            dim = embed_dim * 2**level
-            self.down_cells.append(SwinLSTMCell(dim, heads[level], down[level], level, make_block))
-            self.merges.append(PatchMerging(dim, out_dim=2 * dim))
-        self.up_cells = nn.ModuleList()
-        self.expands = nn.ModuleList()
-        for j in range(levels):
-            level = levels - j
-            dim = embed_dim * 2**level
-            self.up_cells.append(SwinLSTMCell(dim, heads[levels - 1 - j], up[j], level, make_block))
-            self.expands.append(PatchExpand(dim))
+        depth_run = [*down, *(up[level - 1] for level in range(levels, 0, -1))]
+        rates = drop_path_schedule(down, depth_run[levels:], float(drop_path_rate))
+        starts = [sum(depth_run[:i]) for i in range(len(depth_run))]
+
+        def cell(stage: int) -> SwinLSTMCell:
+            level, depth = levels_run[stage], depth_run[stage]
+            return SwinLSTMCell(
+                embed_dim * 2**level,
+                heads[stage],
+                depth,
+                level,
+                make_block,
+                stage,
+                rates[starts[stage] : starts[stage] + depth],
+            )
+
+        self.down_cells = nn.ModuleList(cell(stage) for stage in range(levels))
+        self.merges = nn.ModuleList(
+            PatchMerging(embed_dim * 2**level, out_dim=2 * embed_dim * 2**level)
+            for level in range(levels)
+        )
+        self.up_cells = nn.ModuleList(cell(stage) for stage in range(levels, 2 * levels))
+        self.expands = nn.ModuleList(
+            PatchExpand(embed_dim * 2**level) for level in range(levels, 0, -1)
+        )
         self.cell_levels = [(c.level, c.dim) for c in [*self.down_cells, *self.up_cells]]
         self.skip = skip
 
@@ -448,6 +594,23 @@ _SWIN_D_PRESETS: dict[str, dict[str, Any]] = {
         "num_heads": (4, 8),
         "window_size": 4,
     },
+    # The official SwinLSTM-D (github.com/SongTang-x/SwinLSTM, configs.py and train.py; the
+    # same sizes as OpenSTL's configs/mmnist/SwinLSTM-D.py): embed 128, depths down [2, 6] and
+    # up [6, 2] (listed finest first), heads [4, 8] paired as the reference pairs them,
+    # window 4, patch 2, drop-path 0.1 on the reference's schedule (its DownSample/UpSample
+    # default; the model class does not pass drop_path_rate), dropout 0, no skips, its 3x3
+    # inflation kernel.
+    "paper": {
+        "patch_size": 2,
+        "embed_dim": 128,
+        "depths": (2, 6),
+        "depths_up": (6, 2),
+        "num_heads": (4, 8),
+        "window_size": 4,
+        "drop_path_rate": 0.1,
+        "skip": False,
+        "inflate_kernel": 3,
+    },
 }
 
 
@@ -461,16 +624,22 @@ class SwinLSTMD(HierarchicalSwinLSTM):
     """SwinLSTM-D: encoder cells with patch merging, decoder cells with patch expanding.
 
     Args:
-        in_channels, extra_channels, residual, patch_size, embed_dim, window_size: as
-            :class:`SwinLSTMB`.
+        in_channels, extra_channels, residual, patch_size, embed_dim, window_size,
+            inflate_kernel: as :class:`SwinLSTMB`.
         depths: Swin blocks of the encoder cell at each level (``len(depths)`` levels).
-        depths_up: Swin blocks of the decoder cells in the order they run (coarsest first);
-            defaults to ``depths`` (the paper's pairing).
-        num_heads: heads of the encoder cell at each level (an int: the same everywhere).
+        depths_up: Swin blocks of the decoder cells, listed as the official configs list
+            them: ``depths_up[l - 1]`` is the decoder cell at level ``l``, finest first (the
+            reverse of the order they run). Defaults to ``reversed(depths)``, the paper's
+            pairing (``depths=[2, 6]`` gives ``depths_up=[6, 2]``).
+        num_heads: heads per level (the encoder cell at level l gets ``num_heads[l]``, the
+            decoder cell at level l ``num_heads[l - 1]``, as in the reference), one int for
+            all, or one per cell in run order (see :func:`per_stage`).
         skip: add each encoder cell's hidden state to the decoder tokens at its level (after
-            patch expanding). ``False`` is the paper's layout, where everything reaches the
-            head through the coarsest level; see :class:`HierarchicalSwinLSTM`.
-        mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate: transformer options.
+            patch expanding). ``False`` (default) is the paper's layout; see
+            :class:`HierarchicalSwinLSTM`.
+        mlp_ratio, drop_rate, attn_drop_rate: transformer options.
+        drop_path_rate: peak stochastic depth of the references' schedule
+            (:func:`drop_path_schedule`).
     """
 
     model_name = "swinlstm_d"
@@ -486,11 +655,12 @@ class SwinLSTMD(HierarchicalSwinLSTM):
         depths_up: int | Sequence[int] | None = None,
         num_heads: int | Sequence[int] = (4, 8),
         window_size: int = 4,
-        skip: bool = True,
+        skip: bool = False,
         mlp_ratio: float = 4.0,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
+        inflate_kernel: int | None = None,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -504,10 +674,8 @@ class SwinLSTMD(HierarchicalSwinLSTM):
             window_size=window_size,
             skip=skip,
             make_block=swin_block_factory(
-                window_size,
-                mlp_ratio=mlp_ratio,
-                drop=drop_rate,
-                attn_drop=attn_drop_rate,
-                drop_path=drop_path_rate,
+                window_size, mlp_ratio=mlp_ratio, drop=drop_rate, attn_drop=attn_drop_rate
             ),
+            drop_path_rate=drop_path_rate,
+            inflate_kernel=inflate_kernel,
         )

@@ -4,15 +4,18 @@
 
 - dims ``time, lat, lon``; ``lat`` ascending float64, ``lon`` ascending float64;
 - ``sst(time, lat, lon)`` float32 in degC (NaN where there is no value) and
-  ``mask(lat, lon)`` int8, 1 where any time has a value (ocean);
+  ``mask(lat, lon)`` int8 CF ``sea_binary_mask``, 1 where any time has a value (sea);
 - lazy (dask): nothing is read until the values are asked for.
 
 Files are accepted as real products ship them: latitude ascending or descending, longitude
 0..360 or -180..180, packed values (``scale_factor``/``add_offset``) with ``_FillValue`` or
 ``missing_value`` (xarray's CF decoding masks and scales), Kelvin or Celsius by the
-``units`` attribute, the variable found by ``standard_name`` or by a usual name, singleton
-depth dimensions, many files with unsorted or duplicated times. Anything else is answered
-with one SstcastError line naming the file.
+``units`` attribute, singleton depth dimensions, many files with unsorted or duplicated
+times. The SST variable and its latitude, longitude and time coordinates are found by
+their CF attributes through cf-xarray (``standard_name``, ``units`` such as
+``degrees_north``, ``axis``, the ``coordinates`` attribute), with a few usual names as the
+fallback for files without them. Anything else is answered with one SstcastError line
+naming the file.
 
 :func:`cut_region` cuts a latitude/longitude box, also across the 0 or 180 degree meridian.
 """
@@ -23,15 +26,16 @@ import contextlib
 import gc
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+import cf_xarray  # noqa: F401  (registers the ``.cf`` accessor used to read CF attributes)
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from sstcast.errors import SstcastError
-from sstcast.sources import Bbox, expand_files, file_format
+from sstcast.sources import Bbox, InputFile, fetch_inputs, file_format, named_errors
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +60,32 @@ CELSIUS_UNITS = {
     "degreecelsius",
     "degreescelsius",
 }
-LAT_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
-LON_UNITS = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
-LAT_NAMES = ("lat", "latitude", "nav_lat", "LAT", "Latitude", "LATITUDE", "y_lat")
-LON_NAMES = ("lon", "longitude", "nav_lon", "LON", "Longitude", "LONGITUDE", "x_lon")
-#: How each horizontal coordinate is recognised: (standard_name, units, usual names).
+#: How each horizontal coordinate is recognised: its cf-xarray coordinate key (standard_name,
+#: units such as degrees_north, _CoordinateAxisType), its CF axis letter (a coordinate with
+#: ``axis: Y`` and no other meaning: no standard_name, plain or no degree units) and the
+#: names that are the fallback for files without CF attributes.
 _AXES = {
-    "lat": ("latitude", LAT_UNITS, LAT_NAMES),
-    "lon": ("longitude", LON_UNITS, LON_NAMES),
+    "lat": ("latitude", "Y", ("lat", "latitude", "nav_lat")),
+    "lon": ("longitude", "X", ("lon", "longitude", "nav_lon")),
+}
+#: Global attributes of the source files kept in the cube (the first file's), and the name
+#: each gets there: ``title`` is the cube's own, so the source's becomes ``source_title``.
+CARRIED_ATTRS = {
+    "title": "source_title",
+    "institution": "institution",
+    "source": "source",
+    "references": "references",
+    "license": "license",
+}
+
+#: Attributes of the cube's ``mask`` (CF ``sea_binary_mask``: 1 on sea). A cell counts as
+#: sea when any time has an SST value there, so 0 is land or never observed.
+MASK_ATTRS = {
+    "standard_name": "sea_binary_mask",
+    "long_name": "sea mask (1 where any time has an SST value)",
+    "flag_values": np.array([0, 1], dtype="int8"),
+    "flag_meanings": "land sea",
+    "coverage_content_type": "auxiliaryInformation",  # ACDD
 }
 
 #: Uncompressed bytes per dask chunk when reading a file (about one cube chunk).
@@ -94,31 +116,32 @@ def celsius_offset(units: object, where: str) -> float:
     )
 
 
-def _is_axis(var: xr.Variable, name: str, axis: str) -> bool:
-    """Whether ``var`` (called ``name``) is a latitude (``axis="lat"``) or longitude
-    (``"lon"``) coordinate: by its standard_name, else its units, else a usual name."""
-    standard_name, units, names = _AXES[axis]
-    attrs = var.attrs
-    if attrs.get("standard_name") == standard_name:
-        return True
-    if str(attrs.get("units", "")).strip().lower() in units:
-        return True
-    return name in names
+def _names(found: Iterable[object]) -> str:
+    return ", ".join(repr(str(n)) for n in found)
 
 
 def find_sst_variable(ds: xr.Dataset, variable: str | None, where: str) -> str:
-    """The name of the SST variable: ``variable`` if given, else by standard_name, else by
-    a usual name. Only variables with at least two dimensions count."""
+    """The name of the SST variable: ``variable`` if given, else the one whose CF
+    ``standard_name`` (cf-xarray's ``ds.cf.standard_names``) comes first in
+    :data:`SST_STANDARD_NAMES`, else one with a usual name (:data:`SST_NAMES`). Only data
+    variables with at least two dimensions count; two with the same standard name are
+    ambiguous (an error asking for ``--variable``)."""
     if variable is not None:
         if variable not in ds.data_vars:
             names = ", ".join(map(str, ds.data_vars)) or "none"
             raise SstcastError(f"{where}: no variable {variable!r}; variables there: {names}")
         return variable
-    gridded = {str(n): v for n, v in ds.data_vars.items() if v.ndim >= 2}
+    gridded = {str(n) for n, v in ds.data_vars.items() if v.ndim >= 2}
+    by_standard_name = ds.cf.standard_names
     for standard_name in SST_STANDARD_NAMES:
-        for name, var in gridded.items():
-            if var.attrs.get("standard_name") == standard_name:
-                return name
+        found = [str(n) for n in by_standard_name.get(standard_name, []) if str(n) in gridded]
+        if len(found) > 1:
+            raise SstcastError(
+                f"{where}: ambiguous SST variable: {_names(found)} all have standard_name "
+                f"{standard_name} (pick one with --variable)"
+            )
+        if found:
+            return found[0]
     for name in SST_NAMES:
         if name in gridded:
             return name
@@ -129,34 +152,75 @@ def find_sst_variable(ds: xr.Dataset, variable: str | None, where: str) -> str:
     )
 
 
-def _find_axis(ds: xr.Dataset, var: xr.DataArray, axis: str, where: str) -> str:
-    """Name of the latitude (``axis="lat"``) or longitude coordinate of ``var``."""
-    related = list(var.dims) + [str(c) for c in var.coords]
-    candidates = [
-        n for n in related if n in ds.variables and _is_axis(ds[n].variable, str(n), axis)
+def _with_candidate_coords(ds: xr.Dataset, name: str) -> xr.Dataset:
+    """``ds`` with every other 1-D or 2-D data variable that lies along ``name``'s
+    dimensions made a coordinate, so that latitude/longitude stored as plain variables
+    (``lat(y)``, or 2-D ``nav_lat(y, x)`` without a ``coordinates`` attribute) are seen as
+    ``name``'s coordinates (cf-xarray, like CF, looks only at coordinates)."""
+    dims = set(ds[name].dims)
+    others = [
+        n for n, v in ds.data_vars.items() if n != name and v.ndim in (1, 2) and set(v.dims) <= dims
     ]
+    return ds.set_coords(others)
+
+
+def _plain_degrees(var: xr.DataArray) -> bool:
+    """A coordinate that says nothing against being latitude/longitude: no standard_name
+    (``grid_latitude`` of a rotated pole, ``projection_y_coordinate``, ... are not), and no
+    units or plain degrees."""
+    units = str(var.attrs.get("units", "degrees")).strip().lower()
+    return "standard_name" not in var.attrs and units in ("degrees", "degree", "")
+
+
+def _find_axis(var: xr.DataArray, axis: str, where: str) -> str:
+    """Name of the latitude (``axis="lat"``) or longitude coordinate of ``var``.
+
+    Looked for among ``var``'s coordinates (its dimensions' coordinates and those its
+    ``coordinates`` attribute names), in this order: by cf-xarray's ``latitude`` /
+    ``longitude`` criteria (``standard_name``, units ``degrees_north``/``degrees_east`` and
+    variants); by a CF ``axis: Y``/``X`` attribute (with no contrary standard_name or
+    units); by a usual name. A 1-D coordinate along one of ``var``'s dimensions is taken;
+    two are ambiguous; only a 2-D one is a curvilinear grid (not supported).
+    """
+    key, letter, names = _AXES[axis]
+    candidates = list(var.cf.coordinates.get(key, []))
     if not candidates:
-        coordinates = str(var.attrs.get("coordinates", "")).split()
-        candidates = [
-            n
-            for n in coordinates + [str(n) for n in ds.variables]
-            if n in ds.variables and _is_axis(ds[n].variable, n, axis)
-        ]
+        candidates = [n for n in var.cf.axes.get(letter, []) if _plain_degrees(var[n])]
+    if not candidates:
+        candidates = [n for n in var.coords if str(n).lower() in names]
     if not candidates:
         raise SstcastError(
             f"{where}: variable {var.name!r} has no latitude/longitude coordinates "
             f"(dims {tuple(var.dims)})"
         )
-    name = candidates[0]
-    if ds[name].ndim != 1:
+    one_d = sorted(str(n) for n in candidates if var[n].ndim == 1)
+    if len(one_d) > 1:
         raise SstcastError(
-            f"{where}: {name!r} is {ds[name].ndim}-D: curvilinear grids are not supported yet "
+            f"{where}: variable {var.name!r} has several {key} coordinates ({_names(one_d)}); "
+            "cannot tell which one to use"
+        )
+    if not one_d:
+        name = str(sorted(map(str, candidates))[0])
+        raise SstcastError(
+            f"{where}: {name!r} is {var[name].ndim}-D: curvilinear grids are not supported yet "
             "(only regular lat/lon grids with 1-D coordinates)"
         )
-    dim = ds[name].dims[0]
-    if dim not in var.dims:
-        raise SstcastError(f"{where}: coordinate {name!r} is not along a dimension of {var.name!r}")
-    return str(name)
+    return one_d[0]
+
+
+def _is_time(var: xr.DataArray, dim: str) -> bool:
+    """Whether dimension ``dim`` of ``var`` is time: its coordinate is a CF time for
+    cf-xarray (``standard_name: time``, ``axis: T``, ...), holds dates, or is named time."""
+    if dim not in var.coords:  # a dimension without values cannot be dated
+        return False
+    cf_time = set(var.cf.coordinates.get("time", [])) | set(var.cf.axes.get("T", []))
+    coord = var[dim]
+    return (
+        dim in cf_time
+        or np.issubdtype(coord.dtype, np.datetime64)
+        or coord.dtype == object
+        or dim == "time"
+    )
 
 
 def _decode_time(values: np.ndarray, where: str) -> np.ndarray:
@@ -238,26 +302,21 @@ def _open_file(path: Path, variable: str | None) -> tuple[xr.Dataset, float, str
         raise SstcastError(f"{path}: cannot decode the file's CF metadata ({reason})") from None
     where = str(path)
     name = find_sst_variable(raw, variable, where)
+    raw = _with_candidate_coords(raw, name)
     var = raw[name]
-    lat_name = _find_axis(raw, var, "lat", where)
-    lon_name = _find_axis(raw, var, "lon", where)
+    lat_name = _find_axis(var, "lat", where)
+    lon_name = _find_axis(var, "lon", where)
     lat_dim, lon_dim = raw[lat_name].dims[0], raw[lon_name].dims[0]
+    if lat_dim == lon_dim:
+        raise SstcastError(
+            f"{where}: {lat_name!r} and {lon_name!r} lie along the same dimension {lat_dim!r} "
+            "(not a latitude/longitude grid)"
+        )
     offset = celsius_offset(var.attrs.get("units"), f"{where}: variable {name!r}")
 
-    # Time: the dimension along a datetime-like coordinate; a file without one is one step.
+    # Time: the dimension along a CF time coordinate; a file without one is one step.
     others = [d for d in var.dims if d not in (lat_dim, lon_dim)]
-    time_dim = None
-    for d in others:
-        coord = raw[d] if d in raw.variables else None
-        if coord is not None and (
-            np.issubdtype(coord.dtype, np.datetime64)
-            or coord.dtype == object
-            or coord.attrs.get("axis") == "T"
-            or coord.attrs.get("standard_name") == "time"
-            or d == "time"
-        ):
-            time_dim = d
-            break
+    time_dim = next((d for d in others if _is_time(var, str(d))), None)
     for d in others:
         if d != time_dim and var.sizes[d] != 1:
             raise SstcastError(
@@ -299,10 +358,21 @@ def _open_file(path: Path, variable: str | None) -> tuple[xr.Dataset, float, str
     valid = _valid_range(raw[name], where)
     attrs = {k: v for k, v in var.attrs.items() if k in ("long_name", "units", "standard_name")}
     var.attrs = attrs
-    ds = xr.Dataset({"sst": var}, attrs={"source_title": str(raw.attrs.get("title", ""))})
+    ds = xr.Dataset({"sst": var}, attrs=_carried_attrs(raw.attrs))
     if valid is not None:
         ds.attrs["_valid_range"] = valid
     return ds, offset, name
+
+
+def _carried_attrs(attrs: dict[str, object]) -> dict[str, str]:
+    """The global attributes of a file kept in the cube (:data:`CARRIED_ATTRS`; any case,
+    e.g. OISST's ``References``), renamed as the cube names them."""
+    out = {}
+    for key, value in attrs.items():
+        target = CARRIED_ATTRS.get(str(key).lower())
+        if target is not None and target not in out and str(value).strip():
+            out[target] = str(value)
+    return out
 
 
 def _valid_range(var: xr.DataArray, where: str) -> tuple[float, float] | None:
@@ -405,46 +475,66 @@ def _same_grid(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def open_sst(
-    files: Sequence[str | Path] | str | Path,
+    files: Sequence[str | Path] | Sequence[InputFile] | str | Path,
     variable: str | None = None,
     *,
     bbox: Bbox | None = None,
     notes: list[str] | None = None,
 ) -> xr.Dataset:
-    """Open SST files (paths or globs) as the standard lazy dataset (see module docstring).
+    """Open SST files (paths, globs or URLs, see :func:`sstcast.sources.fetch_inputs`) as the
+    standard lazy dataset (see module docstring).
 
     With ``bbox`` the region is cut from each file before anything is read, so only the
     box is ever read from disk. Times from all files are sorted; a time present in more
     than one file is kept from the first file that has it (the count dropped is logged and
-    appended to ``notes``). Files must share one grid.
+    appended to ``notes``). Files must share one grid. The first file's ``title``,
+    ``institution``, ``source``, ``references`` and ``license`` are kept
+    (:data:`CARRIED_ATTRS`; a later file that differs is logged at debug level).
     """
-    paths = expand_files(files)
+    inputs = fetch_inputs(files)
     parts: list[xr.Dataset] = []
     spans: list[list[str]] = []  # [file, first time, last time]: to name a file's problem
     offsets: set[float] = set()
     names: set[str] = set()
+    carried: dict[str, str] | None = None
     grid: tuple[Path, np.ndarray, np.ndarray] | None = None
-    for path in paths:
-        with netcdf_chunk_cache():
-            ds, offset, name = _open_file(path, variable)
-        if grid is None:
-            grid = (path, ds["lat"].values, ds["lon"].values)
-        elif not (  # lat order may differ between files: each is sorted below
-            _same_grid(np.sort(grid[1]), np.sort(ds["lat"].values))
-            and _same_grid(grid[2], ds["lon"].values)
-        ):
-            raise SstcastError(
-                f"{path}: on a different grid ({ds.sizes['lat']}x{ds.sizes['lon']} lat/lon) "
-                f"than {grid[0].name} ({grid[1].size}x{grid[2].size}); files must share one grid"
-            )
-        if bbox is not None:
-            ds = cut_region(ds, bbox, chunks=None, where=str(path))
+    for item in inputs:
+        path = item.local
+        with named_errors(item):
+            with netcdf_chunk_cache():
+                ds, offset, name = _open_file(path, variable)
+            valid = ds.attrs.pop("_valid_range", None)
+            if carried is None:
+                carried = dict(ds.attrs)
+            elif ds.attrs != carried:
+                differ = sorted(
+                    k for k in {*carried, *ds.attrs} if carried.get(k) != ds.attrs.get(k)
+                )
+                log.debug(
+                    "%s: global attributes %s differ from the first file's; the cube keeps "
+                    "the first file's",
+                    item.name,
+                    ", ".join(differ),
+                )
+            ds.attrs = {}
+            if grid is None:
+                grid = (path, ds["lat"].values, ds["lon"].values)
+            elif not (  # lat order may differ between files: each is sorted below
+                _same_grid(np.sort(grid[1]), np.sort(ds["lat"].values))
+                and _same_grid(grid[2], ds["lon"].values)
+            ):
+                raise SstcastError(
+                    f"{path}: on a different grid ({ds.sizes['lat']}x{ds.sizes['lon']} "
+                    f"lat/lon) than {grid[0].name} ({grid[1].size}x{grid[2].size}); files "
+                    "must share one grid"
+                )
+            if bbox is not None:
+                ds = cut_region(ds, bbox, chunks=None, where=str(path))
         ds = _sort_lat(ds)
         ds = ds.chunk(_read_chunks(ds))
         # CF: values outside the valid range are missing; so are non-finite values (lazy)
         sst = ds["sst"]
         keep = np.isfinite(sst)
-        valid = ds.attrs.pop("_valid_range", None)
         if valid is not None:
             keep = keep & (sst >= valid[0]) & (sst <= valid[1])
         ds["sst"] = sst.where(keep)
@@ -452,7 +542,7 @@ def open_sst(
             ds["sst"] = ds["sst"] + np.float32(offset)
         times = ds["time"].values
         if len(times):
-            spans.append([str(path), str(times.min()), str(times.max())])
+            spans.append([item.name, str(times.min()), str(times.max())])
         parts.append(ds)
         offsets.add(offset)
         names.add(name)
@@ -464,17 +554,24 @@ def open_sst(
         "units": "degC",
         "standard_name": "sea_surface_temperature",
         "long_name": "sea surface temperature",
+        "coverage_content_type": "physicalMeasurement",  # ACDD
     }
     ds["sst"] = sst
     ds["mask"] = ds["sst"].notnull().any("time").astype("int8")
-    ds["mask"].attrs = {
-        "long_name": "ocean mask (1 where any time has an SST value)",
-        "flag_values": np.array([0, 1], dtype="int8"),
-        "flag_meanings": "land_or_missing ocean",
+    ds["mask"].attrs = dict(MASK_ATTRS)
+    ds["lat"].attrs = {
+        "units": "degrees_north",
+        "standard_name": "latitude",
+        "long_name": "latitude",
+        "axis": "Y",
     }
-    ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}
-    ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}
-    ds["time"].attrs = {"standard_name": "time", "axis": "T"}
+    ds["lon"].attrs = {
+        "units": "degrees_east",
+        "standard_name": "longitude",
+        "long_name": "longitude",
+        "axis": "X",
+    }
+    ds["time"].attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
     ds.attrs = {
         "sstcast_kind": "sst",
         "source_variable": ",".join(sorted(names)),
@@ -482,6 +579,7 @@ def open_sst(
             frozenset(offsets), "K and degC"
         ),
         "Conventions": "CF-1.8",
+        **(carried or {}),
     }
     ds.encoding["source_spans"] = spans
     return ds

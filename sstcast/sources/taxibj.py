@@ -28,11 +28,11 @@ import pandas as pd
 import xarray as xr
 
 from sstcast.errors import SstcastError
-from sstcast.sources import expand_files, file_format
+from sstcast.sources import InputFile, fetch_inputs, file_format, named_errors
 from sstcast.utils.io import sha256_file
 from sstcast.utils.provenance import history_line
 
-__all__ = ["WEATHER_CLASSES", "describe_taxibj", "open_taxibj", "read_holidays"]
+__all__ = ["WEATHER_CLASSES", "describe_taxibj", "one_input", "open_taxibj", "read_holidays"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +128,19 @@ def _read_flow_file(path: Path, slots_per_day: int) -> tuple[np.ndarray, np.ndar
     return _parse_codes(raw, path, slots_per_day), data.astype(np.float32)
 
 
-def _file_record(path: Path) -> dict[str, object]:
-    """{path, sha256, size} for provenance."""
-    return {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size}
+def _file_record(item: InputFile) -> dict[str, object]:
+    """{path, sha256, size} for provenance (the URL of a downloaded file)."""
+    local = item.local
+    return {"path": item.name, "sha256": sha256_file(local), "size": local.stat().st_size}
+
+
+def one_input(path: str | Path | InputFile, what: str, folder: Path | None = None) -> InputFile:
+    """The one file (a path or URL, fetched into ``folder``) given as the ``what`` (the
+    meteorology or holiday) file; a pattern naming several is an error."""
+    found = fetch_inputs(path, folder)
+    if len(found) != 1:
+        raise SstcastError(f"{path}: names {len(found)} files; expected one {what} file")
+    return found[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -215,13 +225,14 @@ def read_holidays(path: str | Path) -> set[str]:
 # The reader
 # --------------------------------------------------------------------------------------
 def open_taxibj(
-    files: str | Path | Sequence[str | Path],
-    meteorology: str | Path | None = None,
-    holidays: str | Path | None = None,
+    files: str | Path | Sequence[str | Path] | Sequence[InputFile],
+    meteorology: str | Path | InputFile | None = None,
+    holidays: str | Path | InputFile | None = None,
     *,
     slots_per_day: int = SLOTS_PER_DAY,
 ) -> xr.Dataset:
-    """Read TaxiBJ flow files (paths or glob patterns) plus meteorology and holidays.
+    """Read TaxiBJ flow files (paths, glob patterns or URLs, see
+    :func:`sstcast.sources.fetch_inputs`) plus meteorology and holidays.
 
     Returns the TaxiBJ cube as an in-memory dataset: ``flow`` float32
     (time, direction, y, x) with ``direction = ["inflow", "outflow"]`` (the dimension cannot
@@ -239,12 +250,15 @@ def open_taxibj(
     items = [files] if isinstance(files, str | Path) else list(files)
     if not items:
         raise SstcastError("TaxiBJ: no flow files given (expected BJ*_M32x32_T30_InOut.h5)")
-    paths = expand_files(items)
-    parts = [_read_flow_file(p, slots_per_day) for p in paths]
+    inputs = fetch_inputs(items)
+    parts = []
+    for item in inputs:
+        with named_errors(item):
+            parts.append(_read_flow_file(item.local, slots_per_day))
     grids = {data.shape[2:] for _, data in parts}
     if len(grids) > 1:
         shapes = ", ".join(
-            f"{p.name}: {d.shape[2:]}" for p, (_, d) in zip(paths, parts, strict=True)
+            f"{i.local.name}: {d.shape[2:]}" for i, (_, d) in zip(inputs, parts, strict=True)
         )
         raise SstcastError(f"TaxiBJ flow files are on different grids ({shapes})")
 
@@ -272,13 +286,16 @@ def open_taxibj(
         logger.info("TaxiBJ: %d incomplete days: %s", len(incomplete), ", ".join(incomplete))
 
     n = len(times)
-    records = [_file_record(p) for p in paths]
+    records = [_file_record(i) for i in inputs]
     if meteorology is not None:
-        met_path = Path(meteorology)
-        temperature, wind_speed, weather, filled = _read_meteorology(met_path, times, slots_per_day)
-        records.append(_file_record(met_path))
+        met = one_input(meteorology, "meteorology")
+        with named_errors(met):
+            temperature, wind_speed, weather, filled = _read_meteorology(
+                met.local, times, slots_per_day
+            )
+        records.append(_file_record(met))
         if filled:
-            logger.warning("TaxiBJ: %d slots had no meteorology in %s; filled", filled, met_path)
+            logger.warning("TaxiBJ: %d slots had no meteorology in %s; filled", filled, met.name)
     else:
         temperature = np.full(n, np.nan, dtype=np.float32)
         wind_speed = np.full(n, np.nan, dtype=np.float32)
@@ -286,18 +303,19 @@ def open_taxibj(
         filled = 0
 
     if holidays is not None:
-        hol_path = Path(holidays)
-        hol_days = read_holidays(hol_path)
+        hol = one_input(holidays, "holiday")
+        with named_errors(hol):
+            hol_days = read_holidays(hol.local)
         keys = pd.DatetimeIndex(times).strftime("%Y%m%d").to_numpy()
         holiday = np.isin(keys, list(hol_days)).astype(np.int8)
-        records.append(_file_record(hol_path))
+        records.append(_file_record(hol))
     else:
         holiday = np.zeros(n, dtype=np.int8)
 
     day_of_week = pd.DatetimeIndex(times).day_of_week.to_numpy().astype(np.int8)
     height, width = flow.shape[2:]
     history = history_line(
-        f"{len(paths)} flow file(s) merged, {negative} negative values clipped, "
+        f"{len(inputs)} flow file(s) merged, {negative} negative values clipped, "
         f"{len(incomplete)} incomplete days",
         tag="open_taxibj",
     )

@@ -1,19 +1,23 @@
-"""Lightning callbacks of a run: progress with the whole run's ETA, the ``--max-time``
-budget, the per-epoch metrics table and the reference scores file."""
+"""Lightning callbacks and the CSV logger of a run: progress with the whole run's ETA, the
+``--max-time`` budget, the per-epoch metrics (``metrics.csv``) and the reference scores file."""
 
 from __future__ import annotations
 
 import csv
+import math
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
 
-from sstcast.utils.io import write_json
+from sstcast.utils.io import atomic_path, write_json
 from sstcast.utils.report import hms
 
 
@@ -127,14 +131,14 @@ class EpochBudget(Callback):
             trainer.should_stop = True
 
 
-class MetricsCSV(Callback):
-    """Appends one row per epoch to ``metrics.csv`` (rank 0) and keeps the rows in
-    :attr:`rows`: epoch, step, train and validation loss, val RMSE (mean and per lead),
-    learning rate, seconds."""
+class EpochMetrics(Callback):
+    """At the end of each epoch, sends the epoch's mean training loss (over all ranks), the
+    learning rate and the epoch's seconds to every logger of the trainer, so that with the
+    validation scores the module logs they make the epoch's row of ``metrics.csv`` (and
+    points in TensorBoard or MLflow). Placed before the checkpoint callback: the row is
+    written before the epoch's ``last.ckpt``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.rows: list[dict[str, Any]] = []
+    def __init__(self) -> None:
         self._epoch_start = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
@@ -142,27 +146,113 @@ class MetricsCSV(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: Any) -> None:
         train_loss = module.train_loss()  # collective: every rank takes part
-        if trainer.global_rank != 0 or trainer.sanity_checking:
+        if trainer.sanity_checking:
             return
-        val = module.last_val
-        row: dict[str, Any] = {
+        row = {
             "epoch": trainer.current_epoch,
-            "step": trainer.global_step,
             "train_loss": train_loss,
-            "val_loss": val.get("val_loss", float("nan")),
-            "val_rmse": val.get("val_rmse", float("nan")),
+            "lr": trainer.optimizers[0].param_groups[0]["lr"],
+            "epoch_seconds": round(time.perf_counter() - self._epoch_start, 3),
         }
-        for k in range(1, module.n_out + 1):
-            row[f"val_rmse_lead{k}"] = val.get(f"val_rmse_lead{k}", float("nan"))
-        row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
-        row["epoch_seconds"] = round(time.perf_counter() - self._epoch_start, 3)
-        self.rows.append(row)
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        for logger in trainer.loggers:  # the loggers write on rank 0 only
+            logger.log_metrics(row, step=trainer.global_step)
+            logger.save()
+
+
+#: Values logged per step that the epoch table leaves out (its ``train_loss`` is the epoch's
+#: mean); TensorBoard and MLflow keep them.
+PER_STEP_KEYS = ("loss",)
+_FIRST_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_rmse")
+_LAST_COLUMNS = ("lr", "epoch_seconds")
+
+
+def _column_order(name: str) -> tuple[int, int, str]:
+    """epoch, step, losses, val_rmse, val_rmse_lead1..N (by lead), lr, seconds, the rest."""
+    if name in _FIRST_COLUMNS:
+        return (0, _FIRST_COLUMNS.index(name), "")
+    lead = re.fullmatch(r"val_rmse_lead(\d+)", name)
+    if lead:
+        return (1, int(lead.group(1)), "")
+    if name in _LAST_COLUMNS:
+        return (2, _LAST_COLUMNS.index(name), "")
+    return (3, 0, name)
+
+
+class EpochTable:
+    """The writer behind :class:`EpochCSVLogger`: every value logged with an ``epoch`` goes
+    into that epoch's row (the latest value wins), and the whole table is written
+    atomically on :meth:`save`. Rows already in the file (a resumed run) are kept."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.metrics: list[dict[str, Any]] = []  # what Lightning's CSVLogger counts steps by
+        self._dirty = False
+        if self.path.exists():
+            with open(self.path, newline="") as f:
+                for row in csv.DictReader(f):
+                    values = {k: _number(v) for k, v in row.items() if v not in ("", None)}
+                    if "epoch" in values:
+                        self.rows[int(values["epoch"])] = values
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Fold ``metrics`` into the row of ``metrics["epoch"]``; values without an epoch
+        (the LearningRateMonitor's per-step rates) and per-step keys are left out."""
+        if "epoch" not in metrics:
+            return
+        epoch = int(metrics["epoch"])
+        row = self.rows.setdefault(epoch, {"epoch": epoch})
+        for key, value in metrics.items():
+            if key in PER_STEP_KEYS or key == "epoch":
+                continue
+            row[key] = float(value.item() if hasattr(value, "item") else value)
+        if step is not None:
+            row["step"] = int(step)
+        self.metrics.append(metrics)
+        self._dirty = True
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        """Nothing: the run's config.yaml and the checkpoints hold the hyperparameters."""
+
+    def save(self) -> None:
+        """Write ``metrics.csv`` (one row per epoch, in epoch order) when something changed."""
+        if not self._dirty:
+            return
+        columns = sorted({k for row in self.rows.values() for k in row}, key=_column_order)
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for epoch in sorted(self.rows):
+                writer.writerow({k: _cell(v) for k, v in self.rows[epoch].items()})
+        self._dirty = False
+
+
+def _number(text: str) -> float | int:
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+
+
+def _cell(value: Any) -> Any:
+    return "" if isinstance(value, float) and math.isnan(value) else value
+
+
+class EpochCSVLogger(CSVLogger):
+    """Lightning's CSV logger writing ``<run>/metrics.csv`` as one row per epoch (see
+    :class:`EpochTable`) instead of one row per logging call: epoch, step, train_loss,
+    val_loss, val_rmse, val_rmse_lead1..N, lr, epoch_seconds and, in the first epoch's row,
+    the references' mean RMSE (``persistence_rmse``, ...). A resumed run appends to its
+    table (rows of epochs it redoes were cut by :func:`sstcast.runs.truncate_metrics`)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(save_dir=str(run_dir), name="", version="")
+        self.metrics_path = Path(run_dir) / "metrics.csv"
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> EpochTable:  # type: ignore[override]
+        if self._experiment is None:
+            self._experiment = EpochTable(self.metrics_path)
+        return self._experiment
 
 
 class BaselinesJSON(Callback):

@@ -9,15 +9,18 @@ registry and trains it with :class:`lightning.Trainer`, writing a run directory
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import pandas as pd
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sstcast import runs
@@ -34,7 +37,8 @@ from sstcast.tasks import Task, TaskData, get_task
 from sstcast.training.callbacks import (
     BaselinesJSON,
     EpochBudget,
-    MetricsCSV,
+    EpochCSVLogger,
+    EpochMetrics,
     RunCheckpoint,
     RunProgressBar,
 )
@@ -47,7 +51,7 @@ from sstcast.training.hardware import (
 )
 from sstcast.training.loaders import make_loaders
 from sstcast.training.module import ForecastModule
-from sstcast.utils.report import run_log
+from sstcast.utils.report import progress_setting, run_log
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +98,8 @@ def resolve_pipeline(
         log.info(
             f"note: --model {model}: the pipeline's options for {pipe.model.name} are not used"
         )
-        changes["model.name"] = model
-        changes["model.config"] = {}
+        # the file's model options go first; options given for the new model still apply
+        changes = {"model.config": {}, "model.name": model, **changes}
     if (
         resume is not None
         and pipe.schedule.name == "onecycle"
@@ -133,6 +137,42 @@ def resolve_cube(pipeline: Pipeline, catalog: str | Path | None = None) -> str:
     return _resolve_cube(pipeline, find_catalog(catalog) if pipeline.cube is None else None)
 
 
+def named_overrides(**options: Any) -> dict[str, Any]:
+    """The dotted pipeline keys of ``fit``'s keyword options that are given (not None)."""
+    keys = {
+        "model": "model.name",
+        "preset": "model.preset",
+        "epochs": "trainer.epochs",
+        "batch_size": "trainer.batch_size",
+        "max_time": "trainer.max_time",
+        "device": "trainer.device",
+        "devices": "trainer.devices",
+        "strategy": "trainer.strategy",
+        "num_nodes": "trainer.num_nodes",
+    }
+    return {keys[k]: v for k, v in options.items() if v is not None}
+
+
+def resolved_config(
+    pipeline: Pipeline | str | Path | None = None,
+    *,
+    region: str | None = None,
+    catalog: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    **options: Any,
+) -> Pipeline:
+    """The pipeline ``fit`` would train with the same arguments, without training: the file
+    (or the run's config.yaml on ``resume``) with ``overrides`` and the keyword options
+    (``epochs=...``, as :func:`fit` takes them) applied, the model checked and the cube
+    path made absolute (it need not exist yet). For ``sstcast train --print-config``."""
+    changes = {**(overrides or {}), **named_overrides(**options)}
+    pipe, _, _ = resolve_pipeline(pipeline, region, resume, changes)
+    check_model(get_task(pipe), pipe.model.name, pipe.model.preset)
+    cube = pipe.cube_path(find_catalog(catalog) if pipe.cube is None else None)
+    return pipe.with_overrides({"cube": cube})
+
+
 # --------------------------------------------------------------------------------------
 # build
 # --------------------------------------------------------------------------------------
@@ -162,14 +202,15 @@ def build_module(task: Task, pipe: Pipeline, data: TaskData) -> ForecastModule:
 
 def build_callbacks(
     run_dir: Path, pipe: Pipeline, progress: bool, extra: list[Callback]
-) -> tuple[list[Callback], MetricsCSV]:
-    """Checkpoints (best and last), metrics, references, early stopping, budget, progress."""
+) -> list[Callback]:
+    """Metrics, checkpoints (best and last), references, learning rate, early stopping,
+    budget, progress."""
     t = pipe.trainer
-    metrics = MetricsCSV(run_dir / "metrics.csv")
     cbs: list[Callback] = [
-        metrics,  # the epoch's row first, then its checkpoint
+        EpochMetrics(),  # the epoch's row first, then its checkpoint
         RunCheckpoint(run_dir / runs.CHECKPOINT_DIR),
         BaselinesJSON(run_dir / "baselines.json"),
+        LearningRateMonitor(logging_interval="step"),
     ]
     if t.early_stopping_patience:
         cbs.append(
@@ -180,7 +221,57 @@ def build_callbacks(
         cbs.append(EpochBudget(max_td))
     if progress:
         cbs.append(RunProgressBar())
-    return [*cbs, *extra], metrics
+    return [*cbs, *extra]
+
+
+#: ``trainer.logger`` names: (modules any of which makes it work, the pip package to install).
+LOGGER_PACKAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "mlflow": (("mlflow",), "mlflow"),
+}
+
+
+def _require_logger_package(name: str) -> None:
+    """One line naming the pip package when a logger asked for is not installed."""
+    modules, package = LOGGER_PACKAGES[name]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+            return
+        except ImportError:
+            continue
+    raise SstcastError(
+        f"trainer.logger: {name} needs the {package} package, which is not installed: "
+        f"pip install {package}"
+    )
+
+
+def build_loggers(run_dir: Path, pipe: Pipeline) -> list[Logger]:
+    """Lightning loggers of a run: the epoch table ``metrics.csv`` always; TensorBoard
+    (``<run>/tensorboard``) and MLflow (``$MLFLOW_TRACKING_URI``, else ``<run>/mlruns``)
+    when ``trainer.logger`` names them. All receive the per-lead validation RMSE, the
+    losses and the learning rate (per step, from the LearningRateMonitor)."""
+    loggers: list[Logger] = [EpochCSVLogger(run_dir)]
+    for name in dict.fromkeys(pipe.trainer.logger):
+        if name == "csv":
+            continue
+        _require_logger_package(name)
+        if name == "tensorboard":
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(
+                TensorBoardLogger(
+                    save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+                )
+            )
+        elif name == "mlflow":
+            from lightning.pytorch.loggers import MLFlowLogger
+
+            uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "mlruns").resolve().as_uri()
+            loggers.append(
+                MLFlowLogger(experiment_name=pipe.name, run_name=run_dir.name, tracking_uri=uri)
+            )
+    return loggers
 
 
 def build_trainer(
@@ -190,8 +281,9 @@ def build_trainer(
     callbacks: list[Callback],
     run_dir: Path,
     progress: bool,
+    loggers: list[Logger] | None = None,
 ) -> L.Trainer:
-    """The Lightning trainer for ``pipe`` on ``dev``."""
+    """The Lightning trainer for ``pipe`` on ``dev``, logging to ``loggers``."""
     t = pipe.trainer
     world = t.devices * t.num_nodes
     deterministic: bool | str = False
@@ -208,7 +300,7 @@ def build_trainer(
             gradient_clip_val=t.grad_clip,
             deterministic=deterministic,
             callbacks=callbacks,
-            logger=False,
+            logger=loggers or False,
             enable_progress_bar=progress,
             enable_model_summary=False,
             num_sanity_val_steps=0,
@@ -263,9 +355,36 @@ def fit_schedule_to_budget(pipe: Pipeline, seconds_per_epoch: float) -> Pipeline
     return pipe.with_overrides({"schedule.epochs": fits})
 
 
-def _earlier_rows(run_dir: Path) -> list[dict[str, Any]]:
+def _metric_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of the run's ``metrics.csv`` (empty before any epoch)."""
     path = run_dir / "metrics.csv"
     return pd.read_csv(path).to_dict("records") if path.exists() else []
+
+
+def model_summary(pipe: Pipeline, module: ForecastModule, data: TaskData) -> str:
+    """A short block naming the model, its parameter counts, inputs and grid."""
+    params = list(module.model.parameters())
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    sig = data.signature
+    channels = list(sig.get("channels", []))
+    extra = list(sig.get("extra_channel_names", []))
+    inputs = f"{len(channels)} channel{'s' if len(channels) != 1 else ''} ({', '.join(channels)})"
+    if extra:
+        inputs += f" + {len(extra)} extra ({', '.join(extra)})"
+    if "n_in" in sig and "n_out" in sig:
+        inputs += f"; {sig['n_in']} steps in, {sig['n_out']} out"
+    grid = data.info.get("grid") or {}
+    shape = " x ".join(str(n) for n in grid.values())
+    names = " x ".join(grid)
+    return "\n".join(
+        [
+            f"  model   {pipe.model.name} (preset {pipe.model.preset}): {total:,} parameters, "
+            f"{trainable:,} trainable",
+            f"  input   {inputs}",
+            f"  grid    {shape} ({names})" if grid else "  grid    -",
+        ]
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -294,26 +413,21 @@ def fit(
     """Train the model of a pipeline; returns where the run went and how it did.
 
     ``pipeline`` is a :class:`Pipeline` or a YAML path; ``region`` picks
-    ``pipelines/<region>.yaml`` instead. Keyword options override the file (``overrides``
-    takes dotted keys such as ``{"trainer.limit_train_batches": 4}``). ``resume`` is a run
-    directory or a checkpoint: the run's own config.yaml is used and training continues in
-    the same directory from the checkpoint. ``callbacks`` are extra Lightning callbacks.
-    Problems with the files or options raise :class:`SstcastError` with a one-line message;
-    progress is logged to the ``sstcast`` logger.
+    ``pipelines/<region>.yaml`` instead. Keyword options override the file, and so does
+    ``overrides`` (dotted keys such as ``{"trainer.limit_train_batches": 4}``, as
+    ``sstcast train --set`` gives them; the keyword options win over it). The resolved
+    pipeline is the run's config.yaml and the overrides are recorded in run.json.
+    ``resume`` is a run directory or a checkpoint: the run's own config.yaml is used and
+    training continues in the same directory from the checkpoint. ``callbacks`` are extra
+    Lightning callbacks. Problems with the files or options raise :class:`SstcastError`
+    with a one-line message; progress is logged to the ``sstcast`` logger.
     """
     with run_log() as to_file, contextlib.ExitStack() as stack:  # logs also go to train.log
-        named = {
-            "model.name": model,
-            "model.preset": preset,
-            "trainer.epochs": epochs,
-            "trainer.batch_size": batch_size,
-            "trainer.max_time": max_time,
-            "trainer.device": device,
-            "trainer.devices": devices,
-            "trainer.strategy": strategy,
-            "trainer.num_nodes": num_nodes,
-        }
-        changes = {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}
+        stack.enter_context(progress_setting(progress))  # bars of data loading and fitting
+        options = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size)
+        options.update(max_time=max_time, device=device, devices=devices)
+        options.update(strategy=strategy, num_nodes=num_nodes)
+        changes = {**(overrides or {}), **named_overrides(**options)}
         # -- resolve ---------------------------------------------------------------------------
         pipe, run_dir, ckpt_path = resolve_pipeline(pipeline, region, resume, changes)
         task = get_task(pipe)
@@ -327,6 +441,9 @@ def fit(
             ckpt = runs.read_checkpoint(ckpt_path)
             runs.check_signature(runs.checkpoint_signature(ckpt), data.signature, ckpt_path)
         t = pipe.trainer
+        loggers_wanted = [name for name in t.logger if name != "csv"]
+        for name in loggers_wanted:  # before any run folder is made
+            _require_logger_package(name)
         dev = select_device(t.device)
         precision = select_precision(t.precision, dev)
         world = t.devices * t.num_nodes
@@ -347,12 +464,15 @@ def fit(
         per_epoch = 0.0
         if rank0:
             to_file(run_dir / runs.TRAIN_LOG)
-            n_params = sum(p.numel() for p in module.model.parameters())
             log.info(
-                f"run {run_dir}: {pipe.model.name} ({n_params:,} parameters), "
-                f"{data.info['n_train_windows']} training / {data.info['n_val_windows']} validation "
-                f"samples, {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
+                f"run {run_dir}\n{model_summary(pipe, module, data)}\n"
+                f"  data    {data.info['n_train_windows']:,} training / "
+                f"{data.info['n_val_windows']:,} validation samples\n"
+                f"  device  {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
             )
+            for ds in (data.train, data.val):  # read now (with a bar), not in the timing
+                if hasattr(ds, "load"):
+                    ds.load()
             per_epoch = announce_estimate(
                 module, train_loader, val_loader, t, dev, precision, world
             )
@@ -364,14 +484,20 @@ def fit(
             if not resumed
             else runs.read_record(run_dir)
         )
+        if not resumed:
+            record.update(overrides=changes, device=dev, precision=precision)
         if rank0 and not resumed:
             runs.write_run_files(run_dir, pipe, record, data.normalizer)
         # -- train -----------------------------------------------------------------------------
-        cbs, metrics = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
+        cbs = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
         L.seed_everything(pipe.seed, workers=True, verbose=False)
-        trainer = build_trainer(pipe, dev, precision, cbs, run_dir, progress)
+        trainer = build_trainer(
+            pipe, dev, precision, cbs, run_dir, progress, build_loggers(run_dir, pipe)
+        )
         try:
-            with quiet_lightning():
+            with quiet_lightning(), progress_setting(False), warnings.catch_warnings():
+                # Lightning draws its own bar; the epoch rows need no per-step logging
+                warnings.filterwarnings("ignore", message=".*smaller than the logging interval")
                 trainer.fit(
                     module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True
                 )
@@ -406,8 +532,7 @@ def fit(
                     f"best val RMSE {best_rmse:.4f} {data.info.get('units', '')} after "
                     f"{trainer.current_epoch} epochs; run: {run_dir}"
                 )
-                rows = _earlier_rows(run_dir) if resumed else metrics.rows
-                table = lead_table(rows, baselines)
+                table = lead_table(_metric_rows(run_dir), baselines)
                 if table:
                     log.info(table)
         return FitResult(

@@ -57,7 +57,7 @@ def test_offsets_and_reference_points_shapes(height: int, width: int, stride: in
     hk, wk = -(-height // stride), -(-width // stride)
     offsets = attn.offsets(attn.proj_q(x))
     assert offsets.shape == (3 * 2, hk, wk, 2)
-    assert offsets.abs().max() <= 1.5 * stride
+    assert offsets.abs().max() <= 1.5 * stride / 2
     assert offsets.abs().max() > 0  # an untrained offset network does move the points
     pos, ref = attn.sample_positions(attn.proj_q(x))
     assert ref.shape == (hk, wk, 2)
@@ -144,6 +144,47 @@ def test_deformable_attention_config_errors() -> None:
 
 
 # -- windows ------------------------------------------------------------------------------
+@pytest.mark.parametrize("stride", [1, 2, 4])
+@pytest.mark.parametrize(("height", "width"), [(8, 10), (4, 5), (7, 9), (32, 32)])
+def test_offsets_never_exceed_the_reference_reach(height: int, width: int, stride: int) -> None:
+    """DatLSTM's reference bounds offsets by tanh · factor / (Hk − 1) in align_corners=True
+    coordinates: factor · (H − 1) / (2 (Hk − 1)) tokens. Saturated offsets stay within that
+    and reach factor · stride / 2 tokens (the reference's large-map limit)."""
+    torch.manual_seed(9)
+    factor = 2.0
+    attn = DeformableAttention(8, 2, n_groups=2, stride=stride, offset_range_factor=factor)
+    with torch.no_grad():
+        attn.offset_out.weight.mul_(1e4)  # tanh saturates: offsets at their bounds
+    offsets = attn.offsets(attn.proj_q(torch.randn(2, height, width, 8)))
+    hk, wk = -(-height // stride), -(-width // stride)
+    for axis, (size, keys) in enumerate([(height, hk), (width, wk)]):
+        reach = offsets[..., axis].abs().max().item()
+        assert reach == pytest.approx(factor * stride / 2, rel=1e-4)
+        if keys > 1:  # the reference is undefined for a single key row/column
+            assert reach <= factor * (size - 1) / (2 * (keys - 1)) + 1e-6
+    # the default factor 2 reaches 2 tokens at level 0 (stride 2), as the reference does
+    assert DeformableAttention(8, 2, stride=2).offset_reach == 2.0
+
+
+def test_depths_up_is_listed_as_the_reference_configs_list_it() -> None:
+    """SwinLSTM's, OpenSTL's and DatLSTM's configs give depths_down [2, 6], depths_up [6, 2]:
+    the coarsest decoder cell has 2 blocks and the level-1 cell 6; that is the default."""
+    for name in ("swinlstm_d", "datlstm"):
+        explicit = create(name, "tiny", depths=(2, 6), depths_up=(6, 2), num_heads=(2, 2))
+        default = create(name, "tiny", depths=(2, 6), num_heads=(2, 2))
+        for model in (explicit, default):
+            assert [(c.level, len(c.blocks)) for c in model.up_cells] == [(2, 2), (1, 6)]
+
+
+def test_datlstm_refuses_cells_without_a_deformable_block() -> None:
+    with pytest.raises(ConfigError, match=r"datlstm: option 'depths' needs at least 2"):
+        create("datlstm", "tiny", depths=(1, 2))
+    with pytest.raises(ConfigError, match=r"datlstm: option 'depths_up' needs at least 2"):
+        create("datlstm", "tiny", depths=(2, 2), depths_up=(2, 1))
+    with pytest.raises(ConfigError, match=r"option 'depths' needs at least 2"):
+        create("datlstm", "tiny", depths=1, num_heads=2)
+
+
 def test_relative_position_bias_table_shapes() -> None:
     block = WindowBlock(8, 2, 3)
     assert block.attn.relative_position_bias_table.shape == ((2 * 3 - 1) ** 2, 2)
@@ -224,7 +265,7 @@ class _SumBlock(nn.Module):
 
 
 def test_swinlstm_cell_gating_and_input_reinjection() -> None:
-    cell = SwinLSTMCell(4, 1, 3, 0, lambda dim, heads, level, index, merge: _SumBlock(merge))
+    cell = SwinLSTMCell(4, 1, 3, 0, lambda spec: _SumBlock(spec.merge_input))
     x, h, c = torch.randn(3, 2, 2, 2, 4).unbind(0)
     f = (x + h) + x  # block 0 merges h, block 1 passes through, block 2 merges x again
     gate = torch.sigmoid(f)
@@ -253,8 +294,9 @@ def test_swinlstm_d_layout() -> None:
     )
     assert model.levels == 2
     assert [(c.level, c.dim, len(c.blocks)) for c in model.down_cells] == [(0, 8, 2), (1, 16, 4)]
-    # decoder from the coarsest level up; heads of level l+1 come from num_heads[l]
-    assert [(c.level, c.dim, len(c.blocks)) for c in model.up_cells] == [(2, 32, 6), (1, 16, 2)]
+    # decoder from the coarsest level up; depths_up is listed finest first as in the official
+    # configs (depths_up[l - 1] is level l); heads of level l+1 come from num_heads[l]
+    assert [(c.level, c.dim, len(c.blocks)) for c in model.up_cells] == [(2, 32, 2), (1, 16, 6)]
     heads = [c.blocks[0].attn.num_heads for c in [*model.down_cells, *model.up_cells]]
     assert heads == [2, 4, 4, 2]
     assert model.cell_levels == [(0, 8), (1, 16), (2, 32), (1, 16)]
@@ -268,7 +310,7 @@ def test_swinlstm_d_layout() -> None:
 
 
 def test_datlstm_alternates_local_and_deformable_blocks() -> None:
-    model = create("datlstm", "tiny", depths=(4, 2), offset_stride=4)
+    model = create("datlstm", "tiny", depths=(4, 2), offset_stride=(4, 2, 1, 2))
     blocks = list(model.down_cells[0].blocks)
     assert [type(b) for b in blocks] == [WindowBlock, DeformableBlock] * 2
     assert all(b.shift_size == 0 for b in blocks if isinstance(b, WindowBlock))
@@ -312,8 +354,9 @@ def test_bf16_autocast_and_seeded_determinism(name: str) -> None:
 def test_skips_add_encoder_states_to_the_decoder(name: str) -> None:
     """skip=False is the paper's layout: the same parameters, only the wiring differs."""
     torch.manual_seed(8)
-    with_skip = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,)).eval()
-    paper = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,), skip=False)
+    with_skip = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,), skip=True)
+    with_skip.eval()
+    paper = create(name, "tiny", residual=False, depths=(2,), num_heads=(2,))
     paper.load_state_dict(with_skip.state_dict())
     paper.eval()
     x = torch.randn(1, 2, 1, 8, 8)  # 8x8 = one level's multiple: no padding
