@@ -178,3 +178,52 @@ def test_an_output_overlapping_the_inputs_is_refused_even_with_force(tmp_path: P
         assert result.exit_code == 1, result.output
         assert "overlaps the input" in result.stderr or "not an sstcast cube" in result.stderr
         assert src.exists() and src.stat().st_size > 0  # the input is untouched
+
+
+def test_shell_completion_is_offered_and_completes() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+    env = {"_SSTCAST_COMPLETE": "complete_bash", "COMP_WORDS": "sstcast tr", "COMP_CWORD": "1"}
+    result = runner.invoke(app, [], env=env, prog_name="sstcast")
+    assert result.exit_code == 0 and result.stdout.split() == ["train"]
+    env.update(COMP_WORDS="sstcast train --pri", COMP_CWORD="2")
+    result = runner.invoke(app, [], env=env, prog_name="sstcast")
+    assert result.stdout.split() == ["--print-config"]
+
+
+def test_no_progress_reaches_every_command_that_draws_bars(monkeypatch, tmp_path: Path) -> None:
+    """`sstcast CMD --no-progress` and `sstcast --no-progress CMD` both turn the bars off."""
+    import types
+
+    import sstcast.sample
+    import sstcast.training
+    import sstcast.workflows
+
+    seen: list[bool] = []
+
+    def record(*args, progress: bool = True, **kwargs):
+        seen.append(progress)
+        return types.SimpleNamespace(summary=lambda: "done", run_dir=tmp_path, rank=0)
+
+    monkeypatch.setattr(sstcast.sample, "write_sample", record)
+    monkeypatch.setattr(sstcast.workflows, "ingest", record)
+    monkeypatch.setattr(sstcast.training, "fit", record)
+    monkeypatch.setattr(sstcast.workflows, "forecast_verify_map", record)
+    commands = {
+        "sample": ["sample", "--out", str(tmp_path)],
+        "ingest": ["ingest", "--files", "x.nc"],
+        "train": ["train", "--region", "bohai"],
+        "forecast": ["forecast", "--run", str(tmp_path)],
+    }
+    for name, args in commands.items():
+        for extra, expected in (([], True), (["--no-progress"], False)):
+            seen.clear()
+            result = runner.invoke(app, [*args, *extra])
+            assert result.exit_code == 0, (name, result.output)
+            seen_local = list(seen)
+            seen.clear()
+            result = runner.invoke(app, [*extra, *args])
+            assert result.exit_code == 0, (name, result.output)
+            assert seen_local == seen == [expected], (name, extra, seen_local, seen)
+    for name in ("evaluate", "maps"):  # they draw no bars; the global switch is accepted
+        assert runner.invoke(app, ["--no-progress", name, "--help"]).exit_code == 0

@@ -4,8 +4,9 @@ Two kinds of transformer block work on channels-last token maps ``(batch, H, W, 
 
 * :class:`WindowBlock`: the Swin block (Liu et al. 2021): multi-head self-attention inside
   non-overlapping ``window x window`` windows, optionally on a half-window cyclic shift, with
-  a learned relative position bias, then an MLP. The attention itself is timm's
-  ``WindowAttention``.
+  a learned relative position bias, then an MLP. The attention (:class:`WindowAttention`)
+  has timm's parameters and window order and runs on
+  ``torch.nn.functional.scaled_dot_product_attention``.
 * :class:`DeformableBlock`: the block of the Deformable Attention Transformer (DAT, Xia et
   al. CVPR 2022) around :class:`DeformableAttention`: a small network predicts offsets from
   the queries, keys and values are sampled at the shifted reference points with
@@ -14,8 +15,10 @@ Two kinds of transformer block work on channels-last token maps ``(batch, H, W, 
 
 Both blocks optionally take a second token map and merge it into the attention branch the
 way the SwinLSTM cell does (``Linear(cat(norm(x), norm(other)))``); the residual path keeps
-``x``. The grid must already be a multiple of the window size: the models pad their input
-once (``sstcast.models.layers.pad_to_multiple``) so that no block ever pads.
+``x``. Token maps of any size are accepted and never padded as a whole: window attention
+projects the real tokens, pads the projections to a multiple of the window only for the
+partition, masks the padded keys out (they get no attention weight) and drops the padded
+queries before the output projection; deformable attention samples inside the real map.
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from abc import ABC, abstractmethod
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, trunc_normal_
-from timm.models.swin_transformer import WindowAttention, window_partition, window_reverse
 from torch import Tensor, nn
+
+from sstcast.models.layers import pad_bottom_right
+
+#: Swin's mask value between regions of a shifted window (kept for exact agreement).
+REGION_MASK = -100.0
 
 
 def shifted_window_mask(
@@ -37,19 +44,68 @@ def shifted_window_mask(
     After a cyclic shift by ``shift`` cells, a window may hold cells from up to four regions
     that are not neighbours on the map; the mask stops attention between regions. Returns
     ``(num_windows, window * window, window * window)`` in timm's window order. ``height``
-    and ``width`` must be multiples of ``window``. Built per call (a few slice assignments;
-    not cached, since a tensor cached under ``torch.inference_mode`` cannot serve training).
+    and ``width`` must be multiples of ``window``.
     """
-    labels = torch.zeros(1, height, width, 1, device=device)
+    labels = torch.zeros(height, width, device=device)
     bands = ((0, -window), (-window, -shift), (-shift, None))
     region = 0
     for h0, h1 in bands:
         for w0, w1 in bands:
-            labels[:, h0:h1, w0:w1, :] = region
+            labels[h0:h1, w0:w1] = region
             region += 1
-    windows = window_partition(labels, (window, window)).reshape(-1, window * window)
+    windows = partition(labels[None, :, :, None], window).reshape(-1, window * window)
     diff = windows.unsqueeze(1) - windows.unsqueeze(2)
-    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+    return torch.zeros_like(diff).masked_fill(diff != 0, REGION_MASK)
+
+
+def partition(x: Tensor, window: int) -> Tensor:
+    """(B, H, W, C) -> (B * num_windows, window * window, C), windows in row-major order
+    (timm's ``window_partition``). H and W must be multiples of ``window``."""
+    b, h, w, c = x.shape
+    x = x.reshape(b, h // window, window, w // window, window, c).transpose(2, 3)
+    return x.reshape(-1, window * window, c)
+
+
+def unpartition(windows: Tensor, window: int, height: int, width: int) -> Tensor:
+    """The inverse of :func:`partition`: -> (B, height, width, C)."""
+    c = windows.shape[-1]
+    x = windows.reshape(-1, height // window, width // window, window, window, c)
+    return x.transpose(2, 3).reshape(-1, height, width, c)
+
+
+_MASKS: dict[tuple, Tensor] = {}
+
+
+def window_mask(
+    height: int, width: int, window: int, shift: int, device: torch.device
+) -> Tensor | None:
+    """The additive mask of window attention over an ``height x width`` map padded at the
+    bottom/right to multiples of ``window`` and cyclically shifted by ``shift``:
+    ``(num_windows, N, N)`` with N = window², or None when nothing is masked.
+
+    Keys that are padding get ``-inf`` (no weight at all: whatever a padded token holds
+    cannot reach a real one); keys of another region of a shifted window get Swin's -100.
+    Every window holds at least one real token, so no row is fully masked. Cached per
+    geometry and device (built outside inference mode, so one cache serves training too).
+    """
+    hp, wp = -(-height // window) * window, -(-width // window) * window
+    if shift == 0 and (hp, wp) == (height, width):
+        return None
+    key = (height, width, window, shift, str(device))
+    mask = _MASKS.get(key)
+    if mask is None:
+        with torch.inference_mode(False), torch.no_grad():
+            mask = torch.zeros(hp // window * (wp // window), window * window, window**2)
+            if shift:
+                mask = mask + shifted_window_mask(hp, wp, window, shift)
+            valid = torch.zeros(1, hp, wp, 1)
+            valid[:, :height, :width] = 1.0
+            if shift:
+                valid = torch.roll(valid, shifts=(-shift, -shift), dims=(1, 2))
+            valid = partition(valid, window)[..., 0]  # (num_windows, N)
+            mask = mask.masked_fill(valid[:, None, :] == 0, float("-inf")).to(device)
+        _MASKS[key] = mask
+    return mask
 
 
 class _MergingBlock(nn.Module, ABC):
@@ -102,13 +158,87 @@ class _MergingBlock(nn.Module, ABC):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+class WindowAttention(nn.Module):
+    """Multi-head self-attention in windows with a relative position bias (Swin's W-MSA).
+
+    The parameters are timm's ``WindowAttention``'s (``qkv``, ``proj``,
+    ``relative_position_bias_table`` of ``((2w-1)^2, heads)`` and the non-persistent
+    ``relative_position_index``), so state dicts carry over. :meth:`forward` takes the token
+    map itself: the query/key/value projection runs on the real tokens only, the map is
+    padded to whole windows (and shifted) after it, and the output projection runs after the
+    padding is cropped again.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.window_size = window_size
+        self.attn_drop = attn_drop
+        side = 2 * window_size - 1
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(side * side, num_heads))
+        trunc_normal_(self.relative_position_bias_table, std=0.02)
+        coords = torch.stack(
+            torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij")
+        ).flatten(1)  # (2, N)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
+        self.register_buffer(
+            "relative_position_index", rel[..., 0] * side + rel[..., 1], persistent=False
+        )
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def relative_position_bias(self) -> Tensor:
+        """(heads, N, N) bias between the N = window² positions of a window."""
+        n = self.window_size**2
+        bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
+        return bias.reshape(n, n, -1).permute(2, 0, 1)
+
+    def forward(self, x: Tensor, shift: int = 0) -> Tensor:
+        """x (B, H, W, dim) -> (B, H, W, dim); windows shifted by ``shift`` (SW-MSA)."""
+        b, h, w, c = x.shape
+        ws, nh, hd = self.window_size, self.num_heads, self.head_dim
+        qkv = self.qkv(x)
+        hp, wp = -(-h // ws) * ws, -(-w // ws) * ws
+        qkv = pad_bottom_right(qkv, hp - h, wp - w)
+        if shift:
+            qkv = torch.roll(qkv, shifts=(-shift, -shift), dims=(1, 2))
+        windows = partition(qkv, ws)  # (B * nW, N, 3C)
+        n_win = windows.shape[0] // b
+        q, k, v = windows.reshape(b * n_win, ws * ws, 3, nh, hd).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias().to(q.dtype)  # (heads, N, N)
+        mask = window_mask(h, w, ws, shift, x.device)
+        if mask is None:
+            attn_mask = bias.unsqueeze(0)
+        else:
+            attn_mask = (mask.to(q.dtype)[:, None] + bias).unsqueeze(0)  # (1, nW, heads, N, N)
+            attn_mask = attn_mask.expand(b, -1, -1, -1, -1).reshape(b * n_win, nh, ws * ws, -1)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_drop if self.training else 0.0
+        )  # (B * nW, heads, N, hd)
+        out = unpartition(out.transpose(1, 2).reshape(b * n_win, ws * ws, c), ws, hp, wp)
+        if shift:
+            out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
+        return self.proj_drop(self.proj(out[:, :h, :w]))
+
+
 class WindowBlock(_MergingBlock):
     """Swin transformer block: (shifted) window attention with relative position bias + MLP.
 
     Args:
         dim: token channels.
         num_heads: attention heads (must divide ``dim``).
-        window_size: side of the square attention window, in tokens.
+        window_size: side of the square attention window, in tokens. Maps of any size work:
+            the last windows are padded and the padding masked out (:class:`WindowAttention`).
         shift: use the half-window cyclic shift (SW-MSA). As in Swin, the shift is skipped on
             maps no larger than one window, where it would only cut the window into pieces.
         merge_input: take a second token map and merge it (the SwinLSTM cell's input blocks).
@@ -136,30 +266,12 @@ class WindowBlock(_MergingBlock):
         self.window_size = window_size
         self.shift_size = window_size // 2 if shift else 0
         self.attn = WindowAttention(
-            dim,
-            num_heads=num_heads,
-            window_size=window_size,
-            qkv_bias=True,
-            attn_drop=attn_drop,
-            proj_drop=drop,
+            dim, num_heads, window_size, attn_drop=attn_drop, proj_drop=drop
         )
 
     def _attend(self, x: Tensor) -> Tensor:
-        _, h, w, c = x.shape
-        ws = self.window_size
-        if h % ws or w % ws:
-            raise ValueError(f"token map {h}x{w} is not a multiple of the window size {ws}")
-        shift = self.shift_size if min(h, w) > ws else 0
-        mask = None
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = shifted_window_mask(h, w, ws, shift, device=x.device)
-        windows = window_partition(x, (ws, ws)).reshape(-1, ws * ws, c)
-        windows = self.attn(windows, mask=mask)
-        x = window_reverse(windows.reshape(-1, ws, ws, c), (ws, ws), h, w)
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x
+        _, h, w, _ = x.shape
+        return self.attn(x, self.shift_size if min(h, w) > self.window_size else 0)
 
 
 def _work_dtype(x: Tensor) -> torch.dtype:

@@ -36,6 +36,19 @@ def pad_to_multiple(x: Tensor, multiple: int | tuple[int, int], mode: str = "rep
     return out.reshape(*lead, *out.shape[-2:])
 
 
+#: What :func:`pad_bottom_right` fills padded tokens with. Nothing may depend on it: every
+#: consumer masks padded tokens out (tests set it to large values to check that).
+PAD_FILL = 0.0
+
+
+def pad_bottom_right(x: Tensor, pad_h: int, pad_w: int) -> Tensor:
+    """Pad a channels-last map (B, H, W, C) with ``pad_h`` rows and ``pad_w`` columns of
+    :data:`PAD_FILL` at the bottom/right (the token maps' padding; callers mask it out)."""
+    if pad_h == 0 and pad_w == 0:
+        return x
+    return F.pad(x, (0, 0, 0, pad_w, 0, pad_h), value=PAD_FILL)
+
+
 def crop_to(x: Tensor, height: int, width: int) -> Tensor:
     """Undo :func:`pad_to_multiple`: keep the top-left ``height`` x ``width`` cells."""
     return x[..., :height, :width]

@@ -41,14 +41,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
-from timm.models.swin_transformer import PatchMerging
 from torch import Tensor, nn
 
 from sstcast.errors import ConfigError
+from sstcast.models import layers
 from sstcast.models.attention import WindowBlock
 from sstcast.models.base import ModelInputError, SequenceForecaster, zero_init_
-from sstcast.models.layers import crop_to, pad_to_multiple
+from sstcast.models.layers import crop_to, pad_bottom_right
 from sstcast.models.registry import register_model
 
 
@@ -261,6 +262,42 @@ class PatchInflate(nn.Module):
         return self.proj(x.permute(0, 3, 1, 2))
 
 
+class PatchMerging(nn.Module):
+    """(batch, H, W, dim) -> (batch, ceil(H/2), ceil(W/2), out_dim): each 2x2 block of tokens
+    concatenated (timm's and the references' order), LayerNorm over the 4·dim features, then
+    a linear map without bias (the parameters of timm's ``PatchMerging``).
+
+    On odd maps the blocks at the bottom/right edge miss a row or a column. Those missing
+    tokens are masked out: the LayerNorm statistics of such a block use its present tokens
+    only and the missing ones enter the linear map as zeros, so nothing outside the map
+    (whatever the padding holds) reaches the merged token.
+    """
+
+    def __init__(self, dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, out_dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, h, w, c = x.shape
+        h2, w2 = -(-h // 2), -(-w // 2)
+        x = pad_bottom_right(x, 2 * h2 - h, 2 * w2 - w)
+        x = x.reshape(b, h2, 2, w2, 2, c).permute(0, 1, 3, 4, 2, 5)  # (b, h2, w2, dx, dy, c)
+        if (h2 * 2, w2 * 2) == (h, w):
+            return self.reduction(self.norm(x.reshape(b, h2, w2, 4 * c)))
+        present = torch.zeros(2 * h2, 2 * w2, device=x.device)
+        present[:h, :w] = 1.0
+        present = present.reshape(h2, 2, w2, 2).permute(0, 2, 3, 1)[..., None]  # (h2,w2,2,2,1)
+        xf = x.float() * present  # padded tokens -> exact zeros, whatever they held
+        count = present.sum(dim=(2, 3, 4), keepdim=True) * c
+        mean = xf.sum(dim=(3, 4, 5), keepdim=True) / count
+        var = ((xf - mean) ** 2 * present).sum(dim=(3, 4, 5), keepdim=True) / count
+        y = (xf - mean) * torch.rsqrt(var + self.norm.eps)
+        y = y * self.norm.weight.reshape(2, 2, c) + self.norm.bias.reshape(2, 2, c)
+        return self.reduction((y * present).to(x.dtype).reshape(b, h2, w2, 4 * c))
+
+
 class PatchExpand(nn.Module):
     """(batch, H, W, dim) -> (batch, 2H, 2W, dim/2): linear to 2*dim, depth-to-space, norm."""
 
@@ -271,13 +308,22 @@ class PatchExpand(nn.Module):
         self.expand = nn.Linear(dim, 2 * dim, bias=False)
         self.norm = nn.LayerNorm(dim // 2)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+        """``size``: crop the doubled map to this (H, W) (the finer level's real size)."""
         x = rearrange(self.expand(x), "b h w (p1 p2 c) -> b (h p1) (w p2) c", p1=2, p2=2)
+        if size is not None:
+            x = x[:, : size[0], : size[1]]
         return self.norm(x)
 
 
 class _SwinLSTMBase(SequenceForecaster):
-    """Shared stepping: pad, embed, run the cells, inflate, crop.
+    """Shared stepping: embed, run the cells, inflate, crop.
+
+    No grid is padded to a multiple of anything beyond the patch: the token map of level l
+    is ``ceil(H / (p 2^l)) x ceil(W / (p 2^l))``, the real size; window attention pads its
+    windows and patch merging its edge blocks on the fly and both mask the padding out, and
+    deformable attention samples within the real map. A frame whose size is not a multiple
+    of ``patch_size`` has its missing cells set to zero (masked) before the embedding.
 
     Subclasses build their cells, set ``self.cell_levels`` (one ``(level, dim)`` per cell,
     in state order) and implement :meth:`forward_tokens`; ``model_name`` names the model
@@ -317,25 +363,22 @@ class _SwinLSTMBase(SequenceForecaster):
         self.embed_dim = embed_dim
         self.window_size = window_size
         self.levels = levels
-        self.pad_multiple = patch_size * window_size * 2**levels
         self.patch_embed = PatchEmbed(in_channels + extra_channels, embed_dim, patch_size)
         self.head = PatchInflate(embed_dim, in_channels, patch_size, inflate_kernel)
         if residual:
             zero_init_(self.head)
         self.cell_levels: list[tuple[int, int]] = []
 
-    def padded_size(self, height: int, width: int) -> tuple[int, int]:
-        """The grid size after padding to a multiple of ``patch * window * 2**levels``."""
-        m = self.pad_multiple
-        return -(-height // m) * m, -(-width // m) * m
+    def token_size(self, height: int, width: int, level: int = 0) -> tuple[int, int]:
+        """Size of the token map of ``level`` for an ``height x width`` frame."""
+        step = self.patch_size * 2**level
+        return -(-height // step), -(-width // step)
 
     def init_state(self, batch: int, height: int, width: int, ref: Tensor) -> list[CellState]:
         """Zero (h, c) for every cell, at the cell's token resolution, on ``ref``'s device."""
-        ph, pw = self.padded_size(height, width)
-        th, tw = ph // self.patch_size, pw // self.patch_size
         state = []
         for level, dim in self.cell_levels:
-            shape = (batch, th >> level, tw >> level, dim)
+            shape = (batch, *self.token_size(height, width, level), dim)
             state.append((ref.new_zeros(shape), ref.new_zeros(shape)))
         return state
 
@@ -356,8 +399,14 @@ class _SwinLSTMBase(SequenceForecaster):
                 f"got {tuple(frame.shape)}"
             )
         height, width = frame.shape[-2:]
-        tokens = self.patch_embed(pad_to_multiple(frame, self.pad_multiple))
-        tokens, state = self.forward_tokens(tokens, state)
+        p = self.patch_size
+        ph, pw = (-height) % p, (-width) % p
+        if ph or pw:
+            frame = F.pad(frame, (0, pw, 0, ph), value=layers.PAD_FILL)
+            present = frame.new_zeros(height + ph, width + pw)
+            present[:height, :width] = 1.0
+            frame = frame * present  # cells outside the frame are masked to zero
+        tokens, state = self.forward_tokens(self.patch_embed(frame), state)
         return crop_to(self.head(tokens), height, width), state
 
 
@@ -573,9 +622,10 @@ class HierarchicalSwinLSTM(_SwinLSTMBase):
         ):
             h, cell_state = cell(x, cell_state)
             new_state.append(cell_state)
-            x = expand(h)
+            finer = skips[levels - 1 - j]  # the encoder's map one level finer: its size
+            x = expand(h, finer.shape[1:3])
             if self.skip:
-                x = x + skips[levels - 1 - j]
+                x = x + finer
         return x, new_state
 
 

@@ -248,7 +248,7 @@ def _require_logger_package(name: str) -> None:
 
 def build_loggers(run_dir: Path, pipe: Pipeline) -> list[Logger]:
     """Lightning loggers of a run: the epoch table ``metrics.csv`` always; TensorBoard
-    (``<run>/tensorboard``) and MLflow (``$MLFLOW_TRACKING_URI``, else ``<run>/mlruns``)
+    (``<run>/tensorboard``) and MLflow (``$MLFLOW_TRACKING_URI``, else ``<run>/mlflow.db``)
     when ``trainer.logger`` names them. All receive the per-lead validation RMSE, the
     losses and the learning rate (per step, from the LearningRateMonitor)."""
     loggers: list[Logger] = [EpochCSVLogger(run_dir)]
@@ -265,13 +265,24 @@ def build_loggers(run_dir: Path, pipe: Pipeline) -> list[Logger]:
                 )
             )
         elif name == "mlflow":
-            from lightning.pytorch.loggers import MLFlowLogger
-
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "mlruns").resolve().as_uri()
-            loggers.append(
-                MLFlowLogger(experiment_name=pipe.name, run_name=run_dir.name, tracking_uri=uri)
-            )
+            loggers.append(_mlflow_logger(run_dir, pipe))
     return loggers
+
+
+def _mlflow_logger(run_dir: Path, pipe: Pipeline) -> Logger:
+    """MLflow at ``$MLFLOW_TRACKING_URI``, else in ``<run>/mlflow.db`` (SQLite); the store
+    is opened at once on rank 0, so that a bad address is one line before training."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
+    try:
+        logger = MLFlowLogger(experiment_name=pipe.name, run_name=run_dir.name, tracking_uri=uri)
+        if rank_zero_only.rank == 0:
+            logger.experiment  # noqa: B018 - creates the experiment and the run now
+    except Exception as err:  # MLflow raises many kinds
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise SstcastError(f"trainer.logger: mlflow at {uri}: {first.strip()}") from None
+    return logger
 
 
 def build_trainer(

@@ -189,3 +189,122 @@ def test_bad_device_and_missing_target() -> None:
 def test_resume_of_nothing(tmp_path: Path) -> None:
     code, out = train("--resume", str(tmp_path / "no_run"))
     assert code == 1 and "no such run directory" in one_error_line(out)
+
+
+# -- several problems at once ------------------------------------------------------------------
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(tmp_path / "c.zarr")
+    data["seed"] = -1
+    data["data"]["n_in"] = 0
+    data["data"]["split"]["val"] = [1, 2]  # not dates (a union member error each)
+    data["trainer"]["epoch"] = 3
+    data["trainer"]["max_time"] = "soon"
+    data["optim"]["lr"] = -1
+    path = write_pipeline(tmp_path / "p.yaml", data)
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    first, *problems = str(err.value).splitlines()
+    assert first == f"{path}: 6 problems"
+    wheres = sorted(p.strip().split(":")[0] for p in problems)
+    assert wheres == sorted(
+        ["seed", "data.n_in", "data.split.val", "trainer.epoch", "trainer.max_time", "optim.lr"]
+    )
+    assert any(
+        "trainer.epoch: unknown key (did you mean 'epochs'?); valid: " in p for p in problems
+    )
+    assert any("data.split.val: [1, 2] is not valid" in p for p in problems)
+    # through the CLI: exit 1, one error line naming the file, then a line per problem
+    code, out = train("--pipeline", str(path))
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert code == 1 and lines[0] == f"error: {path}: 6 problems" and len(lines) == 7
+
+
+def test_a_single_problem_stays_one_line(tmp_path: Path) -> None:
+    data = tiny_pipeline_dict(tmp_path / "c.zarr")
+    data["optim"]["lr"] = 0
+    path = write_pipeline(tmp_path / "p.yaml", data)
+    with pytest.raises(
+        ConfigError, match=r"^\S+p\.yaml: optim\.lr: Input should be greater than 0$"
+    ):
+        load_pipeline(path)
+
+
+# -- --set and --print-config ------------------------------------------------------------------
+def test_set_values_are_yaml_and_keys_are_checked() -> None:
+    from sstcast.config.pipeline import parse_overrides
+
+    assert parse_overrides(
+        [
+            "optim.lr=1e-3",
+            "trainer.batch_size=8",
+            "trainer.logger=[csv, tensorboard]",
+            "trainer.max_time=null",
+            "data.day_of_year=true",
+            "model.config.hidden=[8, 16]",  # the model's own options: any key
+            "data.split.train=0.5",
+        ]
+    ) == {
+        "optim.lr": 0.001,
+        "trainer.batch_size": 8,
+        "trainer.logger": ["csv", "tensorboard"],
+        "trainer.max_time": None,
+        "data.day_of_year": True,
+        "model.config.hidden": [8, 16],
+        "data.split.train": 0.5,
+    }
+    cases = {
+        "trainer.batchsize=8": "--set trainer.batchsize: unknown key 'batchsize' in trainer "
+        "(did you mean 'batch_size'?); valid: epochs, batch_size,",
+        "optimiser.lr=1": "--set optimiser.lr: unknown key 'optimiser' at the top level (did you "
+        "mean 'optim'?); valid: name, task, source, region, cube, data, model, optim, schedule, "
+        "trainer, seed",
+        "zzz=1": "--set zzz: unknown key 'zzz' at the top level; valid: name, task,",
+        "trainer.epochs.max=1": "--set trainer.epochs.max: trainer.epochs is a value, not a section",
+        "optim.lr": "--set 'optim.lr': expected KEY=VALUE",
+        "root=/": "--set root: unknown key 'root'",
+        "model.config=[1": "--set model.config: '[1' is not a YAML value",
+    }
+    for item, message in cases.items():
+        with pytest.raises(ConfigError) as err:
+            parse_overrides([item])
+        assert str(err.value).startswith(message), (item, str(err.value))
+        assert "\n" not in str(err.value)
+
+
+def test_print_config_shows_the_resolved_pipeline_and_trains_nothing(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path / "p.yaml", tiny_pipeline_dict(tmp_path / "none.zarr"))
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--pipeline",
+            str(path),
+            "--set",
+            "optim.lr=2e-4",
+            "--set",
+            "trainer.batch_size=8",
+            "--set",
+            "model.config.hidden=[6]",
+            "--epochs",
+            "7",
+            "--out",
+            str(tmp_path / "runs"),
+            "--print-config",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["optim"]["lr"] == 2e-4 and resolved["trainer"]["batch_size"] == 8
+    assert resolved["trainer"]["epochs"] == 7 and resolved["model"]["config"]["hidden"] == [6]
+    assert resolved["trainer"]["logger"] == ["csv"]  # defaults are spelled out
+    assert resolved["cube"] == str((tmp_path / "none.zarr").resolve())
+    assert not (tmp_path / "runs").exists()
+
+
+def test_set_errors_through_the_cli(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path / "p.yaml", tiny_pipeline_dict(tmp_path / "none.zarr"))
+    code, out = train("--pipeline", str(path), "--set", "trainer.batchsize=8")
+    line = one_error_line(out)
+    assert code == 2 and "trainer.batchsize" in line and "batch_size" in line
+    code, out = train("--pipeline", str(path), "--set", "trainer.epochs=0", "--print-config")
+    assert code == 1 and "trainer.epochs" in one_error_line(out)

@@ -14,16 +14,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sstcast.config import ConfigError
-from sstcast.models import ModelInputError, datlstm, swinlstm
+from sstcast.models import ModelInputError, datlstm, layers, swinlstm
 from sstcast.models.attention import (
     DeformableAttention,
     DeformableBlock,
+    WindowAttention,
     WindowBlock,
     reference_points,
     shifted_window_mask,
+    window_mask,
 )
 from sstcast.models.registry import create
-from sstcast.models.swinlstm import PatchInflate, SwinLSTMCell
+from sstcast.models.swinlstm import PatchInflate, PatchMerging, SwinLSTMCell
 
 TINY = {
     "swinlstm_b": swinlstm.SwinLSTMB,
@@ -211,33 +213,143 @@ def test_shift_is_skipped_on_a_single_window_map() -> None:
     assert not torch.allclose(shifted(x), plain(x))
 
 
-def test_window_block_rejects_unpadded_maps() -> None:
-    with pytest.raises(ValueError, match="multiple of the window"):
-        WindowBlock(8, 2, 4)(torch.randn(1, 6, 8, 8))
+@pytest.mark.parametrize("shift", [0, 2])
+def test_window_attention_equals_timm(shift: int) -> None:
+    """Our WindowAttention has timm's parameters and gives timm's result (with Swin's
+    shifted-window mask) on a map of whole windows."""
+    from timm.models.swin_transformer import WindowAttention as TimmWindowAttention
+    from timm.models.swin_transformer import window_partition, window_reverse
+
+    torch.manual_seed(10)
+    ours = WindowAttention(16, 4, 4).eval()
+    ref = TimmWindowAttention(16, num_heads=4, window_size=4).eval()
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 8, 12, 16)
+    xs = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2)) if shift else x
+    mask = shifted_window_mask(8, 12, 4, shift) if shift else None
+    windows = ref(window_partition(xs, (4, 4)).reshape(-1, 16, 16), mask=mask)
+    expected = window_reverse(windows.reshape(-1, 4, 4, 16), (4, 4), 8, 12)
+    if shift:
+        expected = torch.roll(expected, shifts=(shift, shift), dims=(1, 2))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, shift), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_window_attention_attends_within_the_real_part_of_edge_windows() -> None:
+    """A 6x7 map with window 4: the edge windows are padded, and each real query attends
+    exactly to the real tokens of its window."""
+    torch.manual_seed(11)
+    attn = WindowAttention(8, 2, 4).eval()
+    x = torch.randn(1, 6, 7, 8)
+    with torch.no_grad():
+        out = attn(x)
+        q, k, v = attn.qkv(x).reshape(1, 6, 7, 3, 2, 4).unbind(3)
+        bias = attn.relative_position_bias()  # (heads, 16, 16)
+        expected = torch.empty(1, 6, 7, 2, 4)
+        for i in range(6):
+            for j in range(7):
+                r0, c0 = i // 4 * 4, j // 4 * 4
+                keys = [
+                    (a, b) for a in range(r0, min(r0 + 4, 6)) for b in range(c0, min(c0 + 4, 7))
+                ]
+                qi = (i - r0) * 4 + (j - c0)
+                kidx = [(a - r0) * 4 + (b - c0) for a, b in keys]
+                kk = torch.stack([k[0, a, b] for a, b in keys], dim=1)  # (heads, n, hd)
+                vv = torch.stack([v[0, a, b] for a, b in keys], dim=1)
+                scores = (q[0, i, j][:, None] * kk).sum(-1) * 4**-0.5 + bias[:, qi, kidx]
+                expected[0, i, j] = (scores.softmax(-1)[..., None] * vv).sum(1)
+        expected = attn.proj(expected.reshape(1, 6, 7, 8))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_window_mask_is_cached_and_masks_padding_only() -> None:
+    assert window_mask(8, 8, 4, 0, torch.device("cpu")) is None  # nothing to mask
+    mask = window_mask(6, 7, 4, 0, torch.device("cpu"))
+    assert mask is window_mask(6, 7, 4, 0, torch.device("cpu"))  # cached
+    assert mask.shape == (4, 16, 16)
+    assert (mask[0] == 0).all()  # the top-left window is all real
+    assert torch.isinf(mask[3]).any() and not torch.isinf(mask[3][:, 0]).any()
+    with torch.inference_mode():
+        window_mask(5, 5, 4, 2, torch.device("cpu"))
+    block = WindowBlock(8, 2, 4, shift=True)
+    block(torch.randn(1, 5, 5, 8)).sum().backward()  # a mask made under inference mode serves
+
+
+@pytest.mark.parametrize(("height", "width"), [(4, 6), (5, 7), (3, 3)])
+def test_patch_merging_masks_missing_tokens(height: int, width: int) -> None:
+    """Even maps: timm's PatchMerging. Odd maps: each merged token is LayerNorm over its
+    present tokens only, missing ones entering the reduction as zeros."""
+    from timm.models.swin_transformer import PatchMerging as TimmPatchMerging
+
+    torch.manual_seed(12)
+    ours = PatchMerging(4, 8)
+    with torch.no_grad():
+        ours.norm.weight.uniform_(0.5, 1.5)
+        ours.norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, height, width, 4)
+    out = ours(x)
+    h2, w2 = -(-height // 2), -(-width // 2)
+    assert out.shape == (2, h2, w2, 8)
+    if height % 2 == 0 and width % 2 == 0:
+        ref = TimmPatchMerging(4, out_dim=8)
+        ref.load_state_dict(ours.state_dict())
+        torch.testing.assert_close(out, ref(x))
+        return
+    for i in range(h2):
+        for j in range(w2):
+            parts, keep = [], []
+            for dx in range(2):
+                for dy in range(2):
+                    r, c = 2 * i + dy, 2 * j + dx
+                    ok = r < height and c < width
+                    parts.append(x[:, r, c] if ok else torch.zeros(2, 4))
+                    keep.append(torch.full((4,), float(ok)))
+            feat, keep = torch.cat(parts, -1), torch.cat(keep).bool()
+            real = feat[:, keep]
+            normed = torch.zeros_like(feat)
+            z = (real - real.mean(-1, keepdim=True)) / torch.sqrt(
+                real.var(-1, unbiased=False, keepdim=True) + 1e-5
+            )
+            normed[:, keep] = z * ours.norm.weight[keep] + ours.norm.bias[keep]
+            torch.testing.assert_close(out[:, i, j], ours.reduction(normed), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_odd_grid_is_padded_to_window_multiple_and_cropped(name: str) -> None:
-    """On a 7x9 grid the frame is replicate-padded to a multiple of patch*window*2**levels;
-    the result equals running on the padded frame and cropping."""
+@pytest.mark.parametrize(("height", "width"), [(7, 9), (16, 20), (10, 6)])
+def test_padded_cells_never_change_outputs_on_real_cells(
+    name: str, height: int, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the padding holds (frame cells past a patch, window padding, missing tokens
+    of edge merges), the forecast is the same: every padded cell is masked out."""
     torch.manual_seed(6)
-    model = create(name, "tiny", in_channels=1, residual=False).eval()
-    m = model.pad_multiple
-    assert m == model.patch_size * model.window_size * 2**model.levels
-    ph, pw = model.padded_size(7, 9)
-    assert (ph % m, pw % m) == (0, 0) and ph >= 7 and pw >= 9 and ph - 7 < m and pw - 9 < m
+    model = create(name, "tiny", in_channels=1, extra_channels=1, residual=False)
+    perturb = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=perturb))
+    model.eval()
+    x, extra = torch.randn(2, 3, 1, height, width), torch.randn(2, 5, 1, height, width)
+    outs = []
+    for fill in (0.0, 1e4, -3e3):
+        monkeypatch.setattr(layers, "PAD_FILL", fill)
+        with torch.no_grad():
+            outs.append(model(x, 2, extra=extra))
+    assert outs[0].shape == (2, 2, 1, height, width)
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_token_maps_keep_the_real_size_at_every_level(name: str) -> None:
+    model = create(name, "tiny", in_channels=1)
     x = torch.randn(2, 3, 1, 7, 9)
-    padded = F.pad(x.reshape(-1, 1, 7, 9), (0, pw - 9, 0, ph - 7), mode="replicate")
-    padded = padded.reshape(2, 3, 1, ph, pw)
+    state = model.init_state(2, 7, 9, x)
+    for (h, c), (level, dim) in zip(state, model.cell_levels, strict=True):
+        step = model.patch_size * 2**level
+        assert h.shape == c.shape == (2, -(-7 // step), -(-9 // step), dim)
     with torch.no_grad():
         y = model(x, 2)
-        y_padded = model(padded, 1)
     assert y.shape == (2, 2, 1, 7, 9)
-    torch.testing.assert_close(y[:, :1], y_padded[..., :7, :9])
-    state = model.init_state(2, 7, 9, x)
-    th, tw = ph // model.patch_size, pw // model.patch_size
-    for (h, c), (level, dim) in zip(state, model.cell_levels, strict=True):
-        assert h.shape == c.shape == (2, th >> level, tw >> level, dim)
 
 
 @pytest.mark.parametrize("patch", [1, 2, 3, 4, 5])

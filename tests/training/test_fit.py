@@ -58,8 +58,28 @@ def test_run_directory_layout(trained) -> None:
     assert (run / "checkpoints" / "last.ckpt").exists()
     version = json.loads((run / "version.json").read_text())
     assert version["torch"] == torch.__version__ and "git_commit" in version
+    for name in ("numpy", "xarray", "zarr", "dask", "timm", "lightning", "python", "cuda", "gpu"):
+        assert version[name], name
     info = json.loads((run / "run.json").read_text())
     assert info["grid"] == {"lat": 8, "lon": 10} and info["variable"] == "sst"
+    from sstcast.utils.provenance import cube_provenance
+
+    assert info["cube_provenance"] == cube_provenance(info["cube"])
+    assert info["cube_provenance"]["region"] == "tiny" and info["device"] == "cpu"
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[:10] == [
+        "epoch",
+        "step",
+        "train_loss",
+        "val_loss",
+        "val_rmse",
+        "val_rmse_lead1",
+        "val_rmse_lead2",
+        "val_rmse_lead3",
+        "lr",
+        "epoch_seconds",
+    ]
+    assert "loss" not in header  # per-step values stay out of the epoch table
     assert info["epochs_completed"] == 3 and info["best_val_rmse"] == pytest.approx(
         trained.best_val_rmse
     )
@@ -127,6 +147,13 @@ def test_resume_continues_exactly(cube: Path, tmp_path: Path) -> None:
     rows = read_metrics(first.run_dir)
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert rows[1]["val_rmse"] == pytest.approx(read_metrics(straight.run_dir)[1]["val_rmse"])
+    # the resumed table has the uninterrupted one's numbers (the first validation after a
+    # resume scores the references again: they are in that row too)
+    for resumed_row, straight_row in zip(rows, read_metrics(straight.run_dir), strict=True):
+        for key, value in straight_row.items():
+            if key != "epoch_seconds":
+                assert resumed_row[key] == pytest.approx(value), key
+    assert "persistence_rmse" in rows[0]
 
 
 class _PoisonWeights(Callback):
@@ -154,6 +181,10 @@ def test_time_estimate_is_printed(cube: Path, tmp_path: Path, caplog) -> None:
     log = (result.run_dir / "train.log").read_text()
     assert "estimated time per epoch" in log and "best val RMSE" in log
     assert f"run {result.run_dir}" in log
+    # the model summary block at the start
+    assert "  model   convlstm (preset tiny): 3,521 parameters, 3,521 trainable" in log
+    assert "  input   1 channel (sst) + 3 extra (mask, lat, lon); 4 steps in, 3 out" in log
+    assert "  grid    8 x 10 (lat x lon)" in log
     assert any(line.startswith("estimated time per epoch: ") for line in lines)
     assert any("2 batches of 16" in line for line in lines)
 
@@ -205,12 +236,19 @@ def test_cli_train_prints_the_run_directory(cube: Path, tmp_path: Path) -> None:
             "cpu",
             "--batch-size",
             "8",
+            "--set",
+            "optim.lr=2e-3",
+            "--set",
+            "trainer.batch_size=4",  # --batch-size wins
         ],
     )
     assert result.exit_code == 0, result.output
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
-    assert runs.load_run_pipeline(run_dir).trainer.batch_size == 8
+    resolved = runs.load_run_pipeline(run_dir)
+    assert resolved.trainer.batch_size == 8 and resolved.optim.lr == 2e-3
+    overrides = json.loads((run_dir / "run.json").read_text())["overrides"]
+    assert overrides["optim.lr"] == 2e-3 and overrides["trainer.batch_size"] == 8
     assert "estimated time per epoch" in result.output
 
 
@@ -448,3 +486,40 @@ def test_a_second_training_of_one_run_folder_is_refused(cube: Path, tmp_path: Pa
             fit(resume=first.run_dir, epochs=2, progress=False)
     again = fit(resume=first.run_dir, epochs=2, progress=False)
     assert again.epochs == 2
+
+
+def test_tensorboard_logger_gets_the_per_lead_scores_and_the_learning_rate(
+    cube: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = tiny_pipeline_dict(cube, epochs=2, limit_train_batches=2, limit_val_batches=1)
+    data["trainer"].update(logger=["csv", "tensorboard"], log_every_n_steps=1)
+    result = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
+    events = EventAccumulator(str(result.run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"val_rmse", "val_rmse_lead1", "val_rmse_lead3", "train_loss", "loss"} <= tags
+    assert any(t.startswith("lr-AdamW") for t in tags), tags  # LearningRateMonitor
+    lead1 = [e.value for e in events.Scalars("val_rmse_lead1")]
+    assert lead1 == pytest.approx([r["val_rmse_lead1"] for r in read_metrics(result.run_dir)])
+
+
+def test_a_logger_that_is_not_installed_is_one_line(
+    cube: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    for module in ("tensorboard", "tensorboardX", "mlflow"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    for name in ("tensorboard", "mlflow"):
+        data = tiny_pipeline_dict(cube, epochs=1)
+        data["trainer"]["logger"] = ["csv", name]
+        with pytest.raises(
+            SstcastError,
+            match=rf"^trainer.logger: {name} needs the {name} "
+            rf"package, which is not installed: pip install {name}$",
+        ):
+            fit(write_pipeline(tmp_path / f"{name}.yaml", data), out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()  # refused before a run folder is made
