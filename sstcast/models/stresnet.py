@@ -90,6 +90,10 @@ class STResNet(nn.Module):
             text has none; a ReLU there can only raise the flows before the tanh).
         fuse_single_branch: keep the fusion weights when only one branch is used (DeepST
             passes a single branch's output through unweighted).
+        zero_init: start from an output of exactly 0 (each branch's last convolution and the
+            external branch's last layer zero): with flows as anomalies from the historical
+            average (``data.normalization: anomaly``) the untrained network *is* the
+            historical average, and training only adds what the inputs tell beyond it.
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class STResNet(nn.Module):
         batch_norm: bool = False,
         external_relu: bool = False,
         fuse_single_branch: bool = True,
+        zero_init: bool = False,
     ) -> None:
         super().__init__()
         for key, value, low in [
@@ -146,6 +151,18 @@ class STResNet(nn.Module):
             self.external = nn.Sequential(*layers)
         else:
             self.external = None
+        if zero_init:
+            if external_relu and ext_dim:
+                raise ConfigError(
+                    "model stresnet: zero_init needs external_relu false (a ReLU passes no "
+                    "gradient at 0, so a zeroed external branch would never learn)"
+                )
+            last = [branch.net[-1] for branch in self.branches.values()]
+            if self.external is not None:
+                last.append(next(m for m in reversed(self.external) if isinstance(m, nn.Linear)))
+            for layer in last:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def _check(self, name: str, x: Tensor | None, batch: int | None) -> None:
         length = self.lengths[name]
