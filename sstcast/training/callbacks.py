@@ -107,15 +107,19 @@ class EpochBudget(Callback):
     """``--max-time`` as a budget for this invocation that the run stays within.
 
     Checked at the end of each epoch: the run stops there when one more epoch, at the pace
-    of the latest one, would end past the budget. So a run never overshoots by an epoch
-    (it ends within the budget unless a single epoch is longer than the budget itself),
-    the last checkpoint is a clean epoch boundary, and ``--resume`` continues exactly;
-    a resumed run gets a fresh budget (nothing of this callback is checkpointed).
+    of the latest one, would end past the budget. And checked after every training batch:
+    when the next batch and a validation pass (as long as the last one took) would end past
+    the budget, the epoch is cut short there — Lightning still validates it, so the run
+    keeps a scored checkpoint — which holds the budget even when a single epoch is longer
+    than the whole budget (a slow or busy machine, a large grid). A resumed run gets a fresh
+    budget (nothing of this callback is checkpointed).
     """
 
     def __init__(self, duration: timedelta) -> None:
         self.budget = duration.total_seconds()
-        self._start = self._epoch_start = time.monotonic()
+        self._start = self._epoch_start = self._batch_start = time.monotonic()
+        self._val_start = self._start
+        self._val_seconds = 0.0
         self.stopped_early = False
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
@@ -123,6 +127,23 @@ class EpochBudget(Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._epoch_start = time.monotonic()
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, *_: Any) -> None:
+        self._batch_start = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *_: Any) -> None:
+        now = time.monotonic()
+        batch = now - self._batch_start
+        if (now - self._start) + batch + self._val_seconds > self.budget:
+            self.stopped_early = True
+            trainer.should_stop = True
+
+    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._val_start = time.monotonic()
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._val_seconds = time.monotonic() - self._val_start
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         now = time.monotonic()

@@ -387,6 +387,42 @@ def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
     assert trainer.should_stop is True and budget.stopped_early
 
 
+def test_the_budget_cuts_an_epoch_longer_than_itself() -> None:
+    """A single epoch longer than the whole budget (a busy machine, a large grid) is cut
+    after the batch that leaves no room for the next batch and a validation pass."""
+    import time as _time
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from sstcast.training.callbacks import EpochBudget
+
+    budget = EpochBudget(timedelta(seconds=100))
+    trainer = SimpleNamespace(should_stop=False, sanity_checking=False)
+    now = _time.monotonic()
+    budget._start, budget._val_seconds = now - 80, 10.0  # 80 s in, validation takes 10 s
+    budget._batch_start = now - 5  # batches of 5 s: 80 + 5 + 10 <= 100, go on
+    budget.on_train_batch_end(trainer, None)
+    assert trainer.should_stop is False
+    budget._start = now - 90  # 90 + 5 + 10 > 100: stop here (Lightning then validates)
+    budget.on_train_batch_end(trainer, None)
+    assert trainer.should_stop is True and budget.stopped_early
+
+
+def test_a_budget_shorter_than_an_epoch_still_gives_a_scored_run(
+    cube: Path, tmp_path: Path
+) -> None:
+    data = tiny_pipeline_dict(cube, epochs=50)
+    data["trainer"]["batch_size"] = 1  # 353 short batches: one epoch is longer than 1 s
+    data["trainer"].pop("limit_train_batches", None)
+    data["trainer"]["max_time"] = "00:00:00:01"
+    result = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "runs", progress=False)
+    rows = read_metrics(result.run_dir)
+    assert len(rows) == 1 and float(rows[0]["val_rmse"]) > 0  # cut short, but validated
+    n_windows = json.loads((result.run_dir / "run.json").read_text())["n_train_windows"]
+    assert int(rows[0]["step"]) < n_windows  # stopped inside the first epoch
+    assert any((result.run_dir / "checkpoints").glob("*.ckpt"))
+
+
 def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) -> None:
     data = tiny_pipeline_dict(cube)
     del data["data"]["split"]
