@@ -62,6 +62,12 @@ class SequenceForecaster(nn.Module, ABC):
         or value, shape (B, C, H, W), new state). The base class adds the residual."""
         ...
 
+    def encode(self, frame: Tensor, state: Any) -> Any:
+        """Consume an input frame whose next-frame prediction nobody reads (the warm-up
+        steps before the last input frame): the new state only. Subclasses skip their
+        output head here; by default this is :meth:`step` without its output."""
+        return self.step(frame, state)[1]
+
     # -- shared -------------------------------------------------------------------------
     def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         """The step whose output is a forecast: it consumes the last input frame, then each
@@ -130,26 +136,24 @@ class SequenceForecaster(nn.Module, ABC):
         b, t_in, _, h, w = x.shape
         state = self.init_state(b, h, w, x)
         use_tf = target is not None and teacher_forcing > 0.0 and self.training
-        outputs: list[Tensor] = []
-        frame = x[:, 0]
-        for t in range(t_in + n_out - 1):
-            if t < t_in:
-                frame = x[:, t]
-            else:
-                prev = outputs[-1]
-                if use_tf:
-                    keep = torch.rand(b, 1, 1, 1, device=x.device) < teacher_forcing
-                    prev = torch.where(keep, target[:, t - t_in].to(prev.dtype), prev)
-                frame = prev
+        # The input frames with their extras, concatenated once for all input steps.
+        given = torch.cat([x, extra[:, :t_in].to(x.dtype)], dim=2) if self.extra_channels else x
+        for t in range(t_in - 1):  # warm-up: no output is read, none is computed
+            state = self.encode(given[:, t], state)
+        frame = x[:, -1]
+        delta, state = self.forecast_step(given[:, -1], state)
+        outputs = [frame + delta if self.residual else delta.to(frame.dtype)]
+        for t in range(t_in, t_in + n_out - 1):
+            frame = outputs[-1]
+            if use_tf:
+                keep = torch.rand(b, 1, 1, 1, device=x.device) < teacher_forcing
+                frame = torch.where(keep, target[:, t - t_in].to(frame.dtype), frame)
             if self.extra_channels:
                 inp = torch.cat([frame, extra[:, t].to(frame.dtype)], dim=1)
             else:
                 inp = frame
-            emits = t >= t_in - 1  # this step's output is a forecast
-            delta, state = (self.forecast_step if emits else self.step)(inp, state)
-            nxt = frame + delta if self.residual else delta.to(frame.dtype)
-            if emits:
-                outputs.append(nxt)
+            delta, state = self.forecast_step(inp, state)
+            outputs.append(frame + delta if self.residual else delta.to(frame.dtype))
         return torch.stack(outputs, dim=1)
 
 
@@ -204,8 +208,18 @@ class PatchedForecaster(SequenceForecaster):
         """:meth:`forecast_step` on the patch grid; :meth:`grid_step` unless overridden."""
         return self.grid_step(z, state)
 
+    def grid_encode(self, z: Tensor, state: Any) -> Any:
+        """:meth:`encode` on the patch grid: the new state only. Subclasses skip the head;
+        by default this is :meth:`grid_step` without its output."""
+        return self.grid_step(z, state)[1]
+
     def step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         return self._on_patch_grid(self.grid_step, frame, state)
+
+    def encode(self, frame: Tensor, state: Any) -> Any:
+        return self.grid_encode(
+            patchify(pad_to_multiple(frame, self.patch_size), self.patch_size), state
+        )
 
     def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         return self._on_patch_grid(self.grid_forecast_step, frame, state)
