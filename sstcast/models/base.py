@@ -16,20 +16,27 @@ Shapes (named as in the data stage):
 ``residual=True`` makes the head predict the step change: ``next = frame + head(h)``, with
 the head initialised to zero so that an untrained model is exactly persistence.
 
-Outputs are not squashed (no sigmoid): the models predict normalised values (or changes)
-directly, so data need not be scaled into [0, 1].
+Outputs are not squashed by default: the models predict normalised values (or changes)
+directly, so data need not be scaled into [0, 1]. Two options every sequence model takes
+(set by :func:`sstcast.models.create`, see :meth:`SequenceForecaster.configure`) reproduce
+the SwinLSTM / DatLSTM references' training: ``output_range=[lo, hi]`` squashes the head with
+a sigmoid onto that range (the references' sigmoid on [0, 1]-scaled data is
+``output_range=[0, 1]``, or ``[-1, 1]`` with sstcast's min-max scaling), and
+``loss_on_inputs=True`` asks the training loop to score the T_in − 1 warm-up predictions too
+(:func:`warmup_outputs`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sstcast.errors import SstcastError
+from sstcast.errors import ConfigError, SstcastError
 from sstcast.models.layers import crop_to, pad_to_multiple, patchify, unpatchify
 
 
@@ -49,6 +56,57 @@ class SequenceForecaster(nn.Module, ABC):
         self.in_channels = in_channels
         self.extra_channels = extra_channels
         self.residual = residual
+        self.output_range: tuple[float, float] | None = None
+        self.loss_on_inputs = False
+        self.emit_warmup = False  # set by warmup_outputs()
+
+    def configure(
+        self,
+        *,
+        output_range: Sequence[float] | None = None,
+        loss_on_inputs: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Options of every sequence model (``create`` passes them from the config).
+
+        ``output_range``: ``[lo, hi]`` makes each predicted frame
+        ``lo + (hi - lo) · sigmoid(head(state))`` (needs ``residual=False``; the SwinLSTM and
+        DatLSTM references use a sigmoid on [0, 1]-scaled data). ``loss_on_inputs``: the
+        Lightning module adds the warm-up predictions of input frames 2..T_in to the loss,
+        as those references train; the model itself only records the choice.
+        """
+        label = name or type(self).__name__
+        if output_range is not None:
+            values = list(output_range)
+            if len(values) != 2 or not all(isinstance(v, int | float) for v in values):
+                raise ConfigError(
+                    f"model {label}: option 'output_range' must be [low, high], got {output_range!r}"
+                )
+            lo, hi = (float(v) for v in values)
+            if not hi > lo:
+                raise ConfigError(
+                    f"model {label}: option 'output_range' needs low < high, got {output_range!r}"
+                )
+            if self.residual:
+                raise ConfigError(
+                    f"model {label}: option 'output_range' squashes the predicted frame; "
+                    "set residual: false (a residual model predicts the change)"
+                )
+            self.output_range = (lo, hi)
+        if not isinstance(loss_on_inputs, bool):
+            raise ConfigError(
+                f"model {label}: option 'loss_on_inputs' must be true or false, got {loss_on_inputs!r}"
+            )
+        self.loss_on_inputs = loss_on_inputs
+
+    def _next_frame(self, frame: Tensor, delta: Tensor) -> Tensor:
+        """The predicted frame from the head's output (residual, squashed or plain)."""
+        if self.residual:
+            return frame + delta
+        if self.output_range is not None:
+            lo, hi = self.output_range
+            return (lo + (hi - lo) * torch.sigmoid(delta)).to(frame.dtype)
+        return delta.to(frame.dtype)
 
     # -- to implement -------------------------------------------------------------------
     @abstractmethod
@@ -138,11 +196,16 @@ class SequenceForecaster(nn.Module, ABC):
         use_tf = target is not None and teacher_forcing > 0.0 and self.training
         # The input frames with their extras, concatenated once for all input steps.
         given = torch.cat([x, extra[:, :t_in].to(x.dtype)], dim=2) if self.extra_channels else x
-        for t in range(t_in - 1):  # warm-up: no output is read, none is computed
-            state = self.encode(given[:, t], state)
+        warmup: list[Tensor] = []
+        for t in range(t_in - 1):  # warm-up: no output is read (unless asked), none computed
+            if self.emit_warmup:
+                delta, state = self.step(given[:, t], state)
+                warmup.append(self._next_frame(x[:, t], delta))
+            else:
+                state = self.encode(given[:, t], state)
         frame = x[:, -1]
         delta, state = self.forecast_step(given[:, -1], state)
-        outputs = [frame + delta if self.residual else delta.to(frame.dtype)]
+        outputs = [self._next_frame(frame, delta)]
         for t in range(t_in, t_in + n_out - 1):
             frame = outputs[-1]
             if use_tf:
@@ -153,8 +216,24 @@ class SequenceForecaster(nn.Module, ABC):
             else:
                 inp = frame
             delta, state = self.forecast_step(inp, state)
-            outputs.append(frame + delta if self.residual else delta.to(frame.dtype))
-        return torch.stack(outputs, dim=1)
+            outputs.append(self._next_frame(frame, delta))
+        return torch.stack(warmup + outputs, dim=1)
+
+
+@contextmanager
+def warmup_outputs(model: nn.Module) -> Iterator[bool]:
+    """Within the block, a sequence model's forward returns the T_in − 1 warm-up predictions
+    (of input frames 2..T_in) before the ``n_out`` forecasts: (B, T_in − 1 + n_out, C, H, W).
+    Yields whether the model is such a model (others are left alone)."""
+    if not isinstance(model, SequenceForecaster):
+        yield False
+        return
+    before = model.emit_warmup
+    model.emit_warmup = True
+    try:
+        yield True
+    finally:
+        model.emit_warmup = before
 
 
 class PatchedForecaster(SequenceForecaster):
