@@ -3,8 +3,9 @@ throughput, at a Bohai-sized and a TaxiBJ-sized input. Prints one markdown table
 
     .venv/bin/python benchmarks/bench_models.py --quick
     .venv/bin/python benchmarks/bench_models.py --models convlstm predrnn --seconds 5
+    .venv/bin/python benchmarks/bench_models.py --presets default paper
 
-Inputs (default presets):
+Inputs (the presets given, ``default`` unless ``--presets`` says otherwise):
     bohai   sequence models: 10 frames in -> 10 out, 1 channel + 3 extra, 16 x 20
     taxibj  sequence models: 4 frames in -> 4 out, 2 channels, 32 x 32
             ST-ResNet: closeness 3, period 1, trend 1, 2 channels, 32 x 32, 28 external
@@ -53,10 +54,12 @@ SETTINGS = [
 ]
 
 
-def build(name: str, setting: Setting) -> tuple[nn.Module, Callable[[int, torch.device], tuple]]:
+def build(
+    name: str, setting: Setting, preset: str = "default"
+) -> tuple[nn.Module, Callable[[int, torch.device], tuple]]:
     """The model for ``setting`` and a function making a batch of inputs and targets."""
     if is_sequence_model(name):
-        model = create(name, "default", in_channels=setting.channels, extra_channels=setting.extra)
+        model = create(name, preset, in_channels=setting.channels, extra_channels=setting.extra)
 
         def batch(b: int, device: torch.device) -> tuple:
             s = setting
@@ -72,7 +75,7 @@ def build(name: str, setting: Setting) -> tuple[nn.Module, Callable[[int, torch.
         return model, batch
     if setting.name != "taxibj":
         raise ValueError("ST-ResNet is benchmarked at the TaxiBJ setting only")
-    model = create(name, "default")
+    model = create(name, preset)
     c, h, w = model.channels, model.height, model.width
 
     def batch(b: int, device: torch.device) -> tuple:
@@ -163,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8, help="batch size on the CPU")
     parser.add_argument("--cuda-batch", type=int, default=32, help="batch size on CUDA")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--presets", nargs="*", default=["default"], help="presets to measure (default, paper)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     if torch.cuda.is_available():
         devices.append(torch.device("cuda"))
 
-    header = ["model", "input", "params", "GFLOPs/sample"]
+    header = ["model", "preset", "input", "params", "GFLOPs/sample"]
     for dev in devices:
         header += [f"train samples/s ({dev.type})", f"infer samples/s ({dev.type})"]
     print(
@@ -181,34 +187,35 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
-    for name in names:
-        for setting in SETTINGS:
-            if not is_sequence_model(name) and setting.name != "taxibj":
-                continue
-            label = (
-                f"{setting.name} {setting.n_in}→{setting.n_out}, "
-                f"{setting.channels}+{setting.extra}ch {setting.height}×{setting.width}"
-                if is_sequence_model(name)
-                else "taxibj c3/p1/t1→1, 2ch 32×32, ext 28"
-            )
-            try:
-                torch.manual_seed(0)
-                model, make_batch = build(name, setting)
-                params = sum(p.numel() for p in model.parameters())
-                row = [
-                    name,
-                    label,
-                    f"{params:,}",
-                    fmt(flops_per_sample(model, make_batch) / 1e9, 3),
-                ]
-                for dev in devices:
-                    b = args.batch if dev.type == "cpu" else args.cuda_batch
-                    for train in (True, False):
-                        row.append(fmt(throughput(model, make_batch, dev, b, seconds, train)))
-            except Exception as err:  # a broken model must not hide the others' numbers
-                row = [name, label, f"error: {type(err).__name__}: {err}"]
-                row += [""] * (len(header) - len(row))
-            print("| " + " | ".join(row) + " |", flush=True)
+    jobs = [(n, p, s) for n in names for p in args.presets for s in SETTINGS]
+    for name, preset, setting in jobs:
+        if not is_sequence_model(name) and setting.name != "taxibj":
+            continue
+        label = (
+            f"{setting.name} {setting.n_in}→{setting.n_out}, "
+            f"{setting.channels}+{setting.extra}ch {setting.height}×{setting.width}"
+            if is_sequence_model(name)
+            else "taxibj c3/p1/t1→1, 2ch 32×32, ext 28"
+        )
+        try:
+            torch.manual_seed(0)
+            model, make_batch = build(name, setting, preset)
+            params = sum(p.numel() for p in model.parameters())
+            row = [
+                name,
+                preset,
+                label,
+                f"{params:,}",
+                fmt(flops_per_sample(model, make_batch) / 1e9, 3),
+            ]
+            for dev in devices:
+                b = args.batch if dev.type == "cpu" else args.cuda_batch
+                for train in (True, False):
+                    row.append(fmt(throughput(model, make_batch, dev, b, seconds, train)))
+        except Exception as err:  # a broken model must not hide the others' numbers
+            row = [name, preset, label, f"error: {type(err).__name__}: {err}"]
+            row += [""] * (len(header) - len(row))
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

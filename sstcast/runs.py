@@ -182,17 +182,25 @@ def run_lock(run_dir: str | Path) -> contextlib.AbstractContextManager[None]:
 
 def truncate_metrics(run_dir: str | Path, last_epoch: int) -> None:
     """Drop the ``metrics.csv`` rows after ``last_epoch`` (those a resume will redo), so a
-    resumed run never has two rows for one epoch."""
-    import pandas as pd
+    resumed run never has two rows for one epoch. The rows kept are kept as written."""
+    import csv
 
     path = Path(run_dir) / "metrics.csv"
     if not path.exists():
         return
-    rows = pd.read_csv(path)
-    kept = rows[rows["epoch"] <= last_epoch]
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        rows = list(reader)
+    if header is None or "epoch" not in header:
+        return
+    at = header.index("epoch")
+    kept = [row for row in rows if row and float(row[at]) <= last_epoch]
     if len(kept) != len(rows):
-        with atomic_path(path) as tmp:
-            kept.to_csv(tmp, index=False)
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(kept)
 
 
 # --------------------------------------------------------------------------------------

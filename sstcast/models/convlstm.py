@@ -162,14 +162,23 @@ class ConvLSTM(PatchedForecaster):
     def grid_forecast_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
         return self._run(self.cells if self.forecaster is None else self.forecaster, z, state)
 
-    def _run(self, cells: nn.ModuleList, z: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """One step of a cell stack; the head maps all layers' hidden states to the output."""
+    def grid_encode(self, z: Tensor, state: Any) -> Any:
+        return self._advance(self.cells, z, state)
+
+    @staticmethod
+    def _advance(cells: nn.ModuleList, z: Tensor, state: Any) -> list[LSTMState]:
+        """One step of a cell stack: the new (H, C) of every layer."""
         new_state = []
         inp = z
         for cell, s in zip(cells, state, strict=True):
             h, c = cell(inp, s)
             new_state.append((h, c))
             inp = h
+        return new_state
+
+    def _run(self, cells: nn.ModuleList, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """One step of a cell stack; the head maps all layers' hidden states to the output."""
+        new_state = self._advance(cells, z, state)
         hs = torch.cat([h for h, _ in new_state], dim=1)
         return self.head(hs.to(z.dtype)), new_state
 

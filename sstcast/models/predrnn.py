@@ -111,7 +111,7 @@ class PredRNN(PatchedForecaster):
         memory = ref.new_zeros(batch, self.hidden[0], height, width)
         return layers, memory
 
-    def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def grid_encode(self, z: Tensor, state: Any) -> Any:
         layers, m = state  # m: the top layer's memory from the previous step
         new_layers = []
         inp = z
@@ -119,7 +119,11 @@ class PredRNN(PatchedForecaster):
             h, c, m = cell(inp, h, c, m)
             new_layers.append((h, c))
             inp = h
-        return self.head(inp.to(z.dtype)), (new_layers, m)
+        return new_layers, m
+
+    def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        state = self.grid_encode(z, state)
+        return self.head(state[0][-1][0].to(z.dtype)), state
 
 
 register_model(

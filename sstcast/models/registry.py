@@ -27,6 +27,9 @@ class ModelEntry:
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
+#: Options every sequence model takes (``SequenceForecaster.configure``).
+SEQUENCE_OPTIONS = ("output_range", "loss_on_inputs")
+
 
 def register_model(
     name: str,
@@ -78,10 +81,16 @@ def create(name: str, preset: str = "default", **config: Any) -> nn.Module:
             f"model {name!r} has no preset {preset!r}; presets: {', '.join(entry.presets)}"
         )
     kwargs = {**entry.presets[preset], **config}
+    common = {}
+    if entry.kind == "sequence":  # options of every sequence model, set after building
+        common = {k: kwargs.pop(k) for k in SEQUENCE_OPTIONS if k in kwargs}
     try:
-        return entry.builder(**kwargs)
+        model = entry.builder(**kwargs)
     except TypeError as err:
         raise TypeError(f"bad configuration for model {name!r}: {err}") from None
+    if common:
+        model.configure(**common, name=name)
+    return model
 
 
 def describe(

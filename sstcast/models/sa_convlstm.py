@@ -136,6 +136,10 @@ class SAConvLSTM(PatchedForecaster):
         return state
 
     def grid_step(self, z: Tensor, state: Any) -> tuple[Tensor, Any]:
+        state = self.grid_encode(z, state)
+        return self.head(state[-1][0].to(z.dtype)), state
+
+    def grid_encode(self, z: Tensor, state: Any) -> Any:
         new_state = []
         inp = z
         for cell, attn, s in zip(self.cells, self.attention, state, strict=True):
@@ -147,7 +151,7 @@ class SAConvLSTM(PatchedForecaster):
                 h = attn(h)
                 new_state.append((h, c))
             inp = h
-        return self.head(inp.to(z.dtype)), new_state
+        return new_state
 
 
 def _sa_convlstm(**config: Any) -> SAConvLSTM:

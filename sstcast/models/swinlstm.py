@@ -391,6 +391,14 @@ class _SwinLSTMBase(SequenceForecaster):
 
     def step(self, frame: Tensor, state: list[CellState]) -> tuple[Tensor, list[CellState]]:
         """frame (batch, C + E, H, W) -> (change or value (batch, C, H, W), new state)."""
+        tokens, state = self.forward_tokens(self._embed(frame), state)
+        return crop_to(self.head(tokens), *frame.shape[-2:]), state
+
+    def encode(self, frame: Tensor, state: list[CellState]) -> list[CellState]:
+        return self.forward_tokens(self._embed(frame), state)[1]
+
+    def _embed(self, frame: Tensor) -> Tensor:
+        """Checked frame (batch, C + E, H, W) -> level-0 tokens."""
         want = self.in_channels + self.extra_channels
         if frame.ndim != 4 or frame.shape[1] != want:
             raise ModelInputError(
@@ -406,8 +414,7 @@ class _SwinLSTMBase(SequenceForecaster):
             present = frame.new_zeros(height + ph, width + pw)
             present[:height, :width] = 1.0
             frame = frame * present  # cells outside the frame are masked to zero
-        tokens, state = self.forward_tokens(self.patch_embed(frame), state)
-        return crop_to(self.head(tokens), height, width), state
+        return self.patch_embed(frame)
 
 
 _SWIN_B_PRESETS: dict[str, dict[str, Any]] = {

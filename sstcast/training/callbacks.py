@@ -241,7 +241,7 @@ class EpochTable:
             return
         columns = sorted({k for row in self.rows.values() for k in row}, key=_column_order)
         with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
+            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             for epoch in sorted(self.rows):
                 writer.writerow({k: _cell(v) for k, v in self.rows[epoch].items()})

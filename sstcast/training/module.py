@@ -3,7 +3,10 @@
 What the loop does, and why:
 
 * The loss is the mean squared error in normalised space over scored cells only (land cells
-  are zero-filled inputs, never targets).
+  are zero-filled inputs, never targets). A sequence model configured with
+  ``loss_on_inputs: true`` is trained, as the SwinLSTM and DatLSTM references train, on its
+  T_in − 1 warm-up predictions of input frames 2..T_in as well; validation always scores
+  the forecasts only.
 * Validation scores in physical units (°C for SST, flow counts for TaxiBJ) per lead with
   :class:`sstcast.verify.streaming.LeadAccumulator` — the one definition of "area-weighted
   RMSE per lead over ocean" that ``sstcast evaluate`` also uses — pooled over all validation
@@ -27,6 +30,7 @@ from torch import Tensor
 from sstcast import runs
 from sstcast.data.normalize import Normalizer
 from sstcast.errors import SstcastError
+from sstcast.models.base import warmup_outputs
 from sstcast.tasks import get_task
 from sstcast.training.optim import build_optimizer, build_schedule, warmup_steps
 from sstcast.verify.streaming import SUM_KEYS, LeadAccumulator, metrics_from_sums
@@ -103,12 +107,26 @@ class ForecastModule(L.LightningModule):
         p = self.teacher_forcing_probability(self.current_epoch) if self.training else 0.0
         return self.task.forward(self.model, batch, self.n_out, p)
 
-    def loss(self, batch: dict[str, Tensor], pred: Tensor) -> Tensor:
-        """Mean squared error over scored cells (float32 whatever the autocast dtype)."""
+    def loss(self, batch: dict[str, Tensor], pred: Tensor, truth: Tensor | None = None) -> Tensor:
+        """Mean squared error over scored cells (float32 whatever the autocast dtype) against
+        ``truth`` (default: the task's target)."""
         scored = self.task.scored(batch, pred).expand_as(pred)
-        y = self.task.target(batch)
+        y = self.task.target(batch) if truth is None else truth
         sq = torch.where(scored, (pred.float() - y.float()) ** 2, 0.0)
         return sq.sum() / scored.sum().clamp_min(1)
+
+    def loss_with_inputs(self, batch: dict[str, Tensor]) -> Tensor:
+        """The references' training loss: the MSE over the warm-up predictions of input
+        frames 2..T_in and the forecasts, all frames weighted alike."""
+        if "x" not in batch:
+            raise SstcastError(
+                f"model option loss_on_inputs needs a task whose inputs are the predicted "
+                f"frames; task {self.task.name!r} has none"
+            )
+        with warmup_outputs(self.model):
+            pred = self(batch)
+        truth = torch.cat([batch["x"][:, 1:], self.task.target(batch)], dim=1)
+        return self.loss(batch, pred, truth.to(pred.dtype))
 
     # -- training ------------------------------------------------------------------------
     def _reset_train(self) -> None:
@@ -122,15 +140,17 @@ class ForecastModule(L.LightningModule):
         self._reset_train()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        pred = self(batch)
-        loss = self.loss(batch, pred)
+        if getattr(self.model, "loss_on_inputs", False):
+            loss, n = self.loss_with_inputs(batch), batch["x"].shape[0]
+        else:
+            pred = self(batch)
+            loss, n = self.loss(batch, pred), pred.shape[0]
         if not torch.isfinite(loss):
             raise SstcastError(
                 f"training loss is {loss.item()} at step {self.global_step} (epoch "
                 f"{self.current_epoch}, batch {batch_idx}); lower optim.lr, keep "
                 "trainer.grad_clip, or check the cube for bad values"
             )
-        n = pred.shape[0]
         self._train_sum = self._train_sum.to(loss.device) + loss.detach().double() * n
         self._train_count = self._train_count.to(loss.device) + n
         self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=n)

@@ -20,6 +20,7 @@ from sstcast.models.attention import (
     DeformableBlock,
     WindowAttention,
     WindowBlock,
+    attend,
     reference_points,
     shifted_window_mask,
     window_mask,
@@ -260,6 +261,16 @@ def test_window_attention_attends_within_the_real_part_of_edge_windows() -> None
                 expected[0, i, j] = (scores.softmax(-1)[..., None] * vv).sum(1)
         expected = attn.proj(expected.reshape(1, 6, 7, 8))
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_attend_equals_scaled_dot_product_attention() -> None:
+    """The explicit CPU product of ``attend`` is SDPA's maths (5-D grouping included)."""
+    torch.manual_seed(13)
+    q, k, v = torch.randn(3, 2, 4, 5, 8), torch.randn(3, 2, 4, 7, 8), torch.randn(3, 2, 4, 7, 8)
+    bias = torch.randn(2, 4, 5, 7)
+    bias[1, :, :, 3] = float("-inf")
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.expand(3, -1, -1, -1, -1))
+    torch.testing.assert_close(attend(q, k, v, bias), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_window_mask_is_cached_and_masks_padding_only() -> None:

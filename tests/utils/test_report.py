@@ -4,6 +4,7 @@ loading a split's steps."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 from rich.console import Console
@@ -13,11 +14,12 @@ from tests.builders import tiny_sst_dataset
 
 
 @pytest.fixture
-def screen(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the shared stderr console draws, as text."""
+def screen(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """What the shared stderr console draws, as text (bars on, whatever ran before)."""
     buf = io.StringIO()
     monkeypatch.setattr(report, "_console", Console(file=buf, width=120))
-    return buf
+    with report.progress_setting(True):
+        yield buf
 
 
 def test_track_draws_a_bar_per_pass_and_only_when_enabled(screen: io.StringIO) -> None:
