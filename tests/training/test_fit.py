@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -172,11 +173,26 @@ def test_nan_loss_stops_with_the_step(cube: Path, tmp_path: Path) -> None:
         fit(pipe, out=tmp_path, progress=False, callbacks=[_PoisonWeights()])
 
 
-def test_time_estimate_is_printed(cube: Path, tmp_path: Path, caplog) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_time_estimate_is_printed(cube: Path, tmp_path: Path) -> None:
     data = tiny_pipeline_dict(cube, epochs=1, limit_train_batches=2, limit_val_batches=1)
-    with caplog.at_level("INFO", logger="sstcast"):
+    # on the sstcast logger itself: the CLI's setup_logging stops propagation to the root
+    # logger (where pytest's caplog listens), and CLI tests may have run before
+    records = _Records()
+    logging.getLogger("sstcast").addHandler(records)
+    try:
         result = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path, progress=False)
-    lines = [r.getMessage() for r in caplog.records]
+    finally:
+        logging.getLogger("sstcast").removeHandler(records)
+    lines = records.lines
     # everything the run logged is in its train.log too, the early notes included
     log = (result.run_dir / "train.log").read_text()
     assert "estimated time per epoch" in log and "best val RMSE" in log
