@@ -145,10 +145,11 @@ def _iso(value: np.datetime64) -> str:
 
 def acdd_attrs(ds: xr.Dataset) -> dict[str, Any]:
     """ACDD-1.3 extent attributes of an SST dataset: ``geospatial_lat/lon_min/max`` (cell
-    centres; longitudes in -180..180, so a box across 180° has ``lon_min > lon_max`` as ACDD
-    says), their units, and ``time_coverage_start/end``."""
+    centres; longitudes in (-180, 180], so a box across 180° has ``lon_min > lon_max`` as
+    ACDD says, and a box ending at 180° E ends at 180), their units, and
+    ``time_coverage_start/end``."""
     lat = ds["lat"].values
-    lon = (ds["lon"].values + 180.0) % 360.0 - 180.0
+    lon = 180.0 - (180.0 - ds["lon"].values) % 360.0
     attrs: dict[str, Any] = {
         "geospatial_lat_min": float(lat.min()),
         "geospatial_lat_max": float(lat.max()),

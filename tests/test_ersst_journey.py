@@ -38,6 +38,7 @@ def test_ersst_monthly_journey(
     assert result.exit_code == 0, result.output
     cube = open_cube(tmp_path / "data/cubes/ersst_west_pacific.zarr")
     assert cube.attrs["frequency"] == "1MS" and cube.sizes["time"] == 128
+    assert (cube.attrs["geospatial_lon_min"], cube.attrs["geospatial_lon_max"]) == (120.0, 180.0)
 
     result = runner.invoke(app, ["train", "--pipeline", "pipelines/ersst.yaml", "--no-progress"])
     assert result.exit_code == 0, result.output

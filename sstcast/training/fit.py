@@ -382,7 +382,8 @@ def model_summary(pipe: Pipeline, module: ForecastModule, data: TaskData) -> str
     extra = list(sig.get("extra_channel_names", []))
     inputs = f"{len(channels)} channel{'s' if len(channels) != 1 else ''} ({', '.join(channels)})"
     if extra:
-        inputs += f" + {len(extra)} extra ({', '.join(extra)})"
+        shown = ", ".join(extra) if len(extra) <= 6 else f"{', '.join(extra[:3])}, …"
+        inputs += f" + {len(extra)} extra ({shown})"
     if "n_in" in sig and "n_out" in sig:
         inputs += f"; {sig['n_in']} steps in, {sig['n_out']} out"
     grid = data.info.get("grid") or {}
