@@ -298,24 +298,23 @@ def test_stresnet_on_a_taxibj_cube(tmp_path: Path) -> None:
     assert runs.load_run(result.run_dir).normalizer == scaler
 
 
-def test_max_time_stops_at_an_epoch_end_and_resume_is_exact(cube: Path, tmp_path: Path) -> None:
-    """--max-time stops at the first epoch end past the budget (never mid-epoch), and a
-    resumed run gets a fresh budget and matches an uninterrupted run."""
+def test_max_time_shorter_than_an_epoch_cuts_it_and_resume_finishes(
+    cube: Path, tmp_path: Path
+) -> None:
+    """A --max-time shorter than one epoch cuts that epoch after a batch (Lightning still
+    validates it: a scored checkpoint), and a resumed run gets a fresh budget and finishes."""
     data = tiny_pipeline_dict(cube, epochs=2)
-    data["schedule"]["epochs"] = 2  # the same decay with and without a budget
+    data["schedule"]["epochs"] = 2
     pipe = write_pipeline(tmp_path / "tiny.yaml", data)
     quiet = {"progress": False}
-    straight = fit(pipe, out=tmp_path / "a", **quiet)
-    capped = fit(pipe, out=tmp_path / "b", max_time=1e-4, **quiet)  # 6 ms: one epoch
+    capped = fit(pipe, out=tmp_path / "b", max_time=1e-4, **quiet)  # 6 ms: not one epoch
     assert capped.epochs == 1
-    assert runs.read_checkpoint(capped.last_checkpoint)["global_step"] == 6  # a whole epoch
-    resumed = fit(resume=capped.run_dir, **quiet)
-    assert resumed.epochs == 2
-    a = runs.read_checkpoint(straight.last_checkpoint)
-    b = runs.read_checkpoint(resumed.last_checkpoint)
-    assert a["global_step"] == b["global_step"] == 12
-    for name, value in a["state_dict"].items():
-        assert torch.equal(value, b["state_dict"][name]), name
+    first = runs.read_checkpoint(capped.last_checkpoint)["global_step"]
+    assert 1 <= first < 6  # cut short of the epoch's 6 batches
+    assert float(read_metrics(capped.run_dir)[0]["val_rmse"]) > 0
+    resumed = fit(resume=capped.run_dir, **quiet)  # the same 6 ms, afresh: epoch 2 is cut too
+    assert resumed.epochs == 2 and len(read_metrics(resumed.run_dir)) == 2
+    assert runs.read_checkpoint(resumed.last_checkpoint)["global_step"] > first
 
 
 def test_resume_with_another_preset_or_extended_onecycle_is_one_line(
@@ -422,21 +421,6 @@ def test_the_budget_cuts_an_epoch_longer_than_itself() -> None:
     budget._start = now - 90  # 90 + 5 + 10 > 100: stop here (Lightning then validates)
     budget.on_train_batch_end(trainer, None)
     assert trainer.should_stop is True and budget.stopped_early
-
-
-def test_a_budget_shorter_than_an_epoch_still_gives_a_scored_run(
-    cube: Path, tmp_path: Path
-) -> None:
-    data = tiny_pipeline_dict(cube, epochs=50)
-    data["trainer"]["batch_size"] = 1  # 353 short batches: one epoch is longer than 1 s
-    data["trainer"].pop("limit_train_batches", None)
-    data["trainer"]["max_time"] = "00:00:00:01"
-    result = fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "runs", progress=False)
-    rows = read_metrics(result.run_dir)
-    assert len(rows) == 1 and float(rows[0]["val_rmse"]) > 0  # cut short, but validated
-    n_windows = json.loads((result.run_dir / "run.json").read_text())["n_train_windows"]
-    assert int(rows[0]["step"]) < n_windows  # stopped inside the first epoch
-    assert any((result.run_dir / "checkpoints").glob("*.ckpt"))
 
 
 def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) -> None:
