@@ -115,11 +115,11 @@ class EpochBudget(Callback):
     budget (nothing of this callback is checkpointed).
     """
 
-    def __init__(self, duration: timedelta) -> None:
+    def __init__(self, duration: timedelta, val_seconds: float = 0.0) -> None:
         self.budget = duration.total_seconds()
         self._start = self._epoch_start = self._batch_start = time.monotonic()
         self._val_start = self._start
-        self._val_seconds = 0.0
+        self._val_seconds = float(val_seconds)  # the estimate, until one is timed
         self.stopped_early = False
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:

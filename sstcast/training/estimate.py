@@ -83,9 +83,9 @@ def announce_estimate(
     device: str,
     precision: str,
     world: int,
-) -> float:
+) -> tuple[float, float]:
     """Log the estimated time per epoch (and warn when a CPU run would exceed an hour);
-    returns the seconds per epoch."""
+    returns the seconds per epoch and those of its validation pass."""
     t = trainer_cfg
     n_train = batches_per_epoch(len(train_loader), t.limit_train_batches, world)
     n_val = batches_per_epoch(len(val_loader), t.limit_val_batches, world)
@@ -106,4 +106,4 @@ def announce_estimate(
             f"warning: this CPU run would take about {hms(budget)}; set --max-time or "
             "--epochs, shrink the model (--preset), or train on a GPU (--device cuda)"
         )
-    return per_epoch
+    return per_epoch, per_val * n_val

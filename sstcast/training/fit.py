@@ -201,10 +201,15 @@ def build_module(task: Task, pipe: Pipeline, data: TaskData) -> ForecastModule:
 
 
 def build_callbacks(
-    run_dir: Path, pipe: Pipeline, progress: bool, extra: list[Callback]
+    run_dir: Path,
+    pipe: Pipeline,
+    progress: bool,
+    extra: list[Callback],
+    val_seconds: float = 0.0,
 ) -> list[Callback]:
     """Metrics, checkpoints (best and last), references, learning rate, early stopping,
-    budget, progress."""
+    budget (``val_seconds``: the estimated validation pass, kept free at the budget's
+    end until a real one has been timed), progress."""
     t = pipe.trainer
     cbs: list[Callback] = [
         EpochMetrics(),  # the epoch's row first, then its checkpoint
@@ -218,7 +223,7 @@ def build_callbacks(
         )
     max_td = parse_max_time(t.max_time)
     if max_td is not None:
-        cbs.append(EpochBudget(max_td))
+        cbs.append(EpochBudget(max_td, val_seconds=val_seconds))
     if progress:
         cbs.append(RunProgressBar())
     return [*cbs, *extra]
@@ -473,7 +478,7 @@ def fit(
         set_env = not os.environ.get(runs.RUN_DIR_ENV)
         if set_env:  # DDP ranks launched later find the same folder
             os.environ[runs.RUN_DIR_ENV] = str(run_dir.resolve())
-        per_epoch = 0.0
+        per_epoch = val_seconds = 0.0
         if rank0:
             to_file(run_dir / runs.TRAIN_LOG)
             log.info(
@@ -485,7 +490,7 @@ def fit(
             for ds in (data.train, data.val):  # read now (with a bar), not in the timing
                 if hasattr(ds, "load"):
                     ds.load()
-            per_epoch = announce_estimate(
+            per_epoch, val_seconds = announce_estimate(
                 module, train_loader, val_loader, t, dev, precision, world
             )
         if not resumed and world == 1:
@@ -501,7 +506,7 @@ def fit(
         if rank0 and not resumed:
             runs.write_run_files(run_dir, pipe, record, data.normalizer)
         # -- train -----------------------------------------------------------------------------
-        cbs = build_callbacks(run_dir, pipe, progress, list(callbacks or []))
+        cbs = build_callbacks(run_dir, pipe, progress, list(callbacks or []), val_seconds)
         L.seed_everything(pipe.seed, workers=True, verbose=False)
         trainer = build_trainer(
             pipe, dev, precision, cbs, run_dir, progress, build_loggers(run_dir, pipe)

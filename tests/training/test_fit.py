@@ -421,6 +421,12 @@ def test_the_budget_cuts_an_epoch_longer_than_itself() -> None:
     budget._start = now - 90  # 90 + 5 + 10 > 100: stop here (Lightning then validates)
     budget.on_train_batch_end(trainer, None)
     assert trainer.should_stop is True and budget.stopped_early
+    # before any validation has been timed, the estimated one is kept free
+    early = EpochBudget(timedelta(seconds=100), val_seconds=30.0)
+    trainer.should_stop = False
+    early._start, early._batch_start = now - 66, now - 5  # 66 + 5 + 30 > 100
+    early.on_train_batch_end(trainer, None)
+    assert trainer.should_stop is True
 
 
 def test_an_sst_pipeline_without_splits_is_one_line(cube: Path, tmp_path: Path) -> None:
@@ -503,7 +509,7 @@ def test_the_budgeted_schedule_reaches_the_module(cube: Path, tmp_path: Path, mo
 
     fit_mod = importlib.import_module("sstcast.training.fit")  # the module, not the function
 
-    monkeypatch.setattr(fit_mod, "announce_estimate", lambda *a, **k: 1000.0)  # 1000 s/epoch
+    monkeypatch.setattr(fit_mod, "announce_estimate", lambda *a, **k: (1000.0, 0.0))  # s/epoch
     data = tiny_pipeline_dict(cube, epochs=4, limit_train_batches=2, limit_val_batches=1)
     pipe = write_pipeline(tmp_path / "t.yaml", data)
     result = fit(pipe, out=tmp_path / "r", max_time="00:00:40:00", progress=False)  # 2400 s
