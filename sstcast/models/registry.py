@@ -1,7 +1,8 @@
 """A timm-style model registry: one name per model, with named presets.
 
 Each model family registers its constructor once with :func:`register_model`, giving the
-presets it supports (at least ``"tiny"`` for tests and ``"default"`` for real use).
+presets it supports (at least ``"tiny"`` for tests and ``"default"`` for real use; every
+model also has ``"paper"``, its reference's configuration with the source named).
 :func:`create` builds a model from a name, a preset and keyword overrides.
 """
 
