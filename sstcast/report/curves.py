@@ -35,6 +35,9 @@ BASELINES: dict[str, dict[str, Any]] = {
     "anomaly_persistence": {"color": "#8e6bbf", "marker": "D", "label": "anomaly persistence"},
     "climatology": {"color": "#c49a2c", "marker": "^", "label": "climatology"},
     "bound": {"color": "#111111", "marker": "", "linestyle": "--", "label": "bound"},
+    # TaxiBJ's references (the ST-ResNet paper's)
+    "yesterday": {"color": "#4f8fbf", "marker": "v", "label": "yesterday"},
+    "historical_average": {"color": "#5a9e5a", "marker": "o", "label": "historical average"},
 }
 #: Colours of the forecast models, in the order they appear in the file.
 MODEL_COLOURS = ("#c0392b", "#1f77b4", "#2ca02c", "#ff7f0e", "#17becf", "#e377c2")
@@ -73,6 +76,8 @@ def lead_time_plot(
     units = display_units(attrs.get("units") or value.attrs.get("units"))
     days = lead_days(value)
     unit = lead_unit(value)
+    if unit == "days" and days.size and np.nanmax(days) < 2.0:  # sub-daily leads: hours
+        days, unit = days * 24.0, "hours"
     metric_names = [str(m) for m in value["metric"].values]
     model_names = [str(m) for m in value["model"].values]
     wanted: list[tuple[str, int]] = []
@@ -189,7 +194,7 @@ def _draw(
         ax.set_title(label.split(" (")[0].split(",")[0], loc="left")
         ax.set_xlabel(f"lead time ({lead_unit})")
         ax.set_ylabel(f"{label} ({units})" if has_units else label)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=lead_unit != "hours", nbins=10))
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         if x.size:

@@ -32,3 +32,32 @@ def test_no_metric_to_plot_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SstcastError, match="none of crps in the metrics"):
         lead_time_plot(b.metrics(5), tmp_path / "c.png", ("crps",))
     assert not (tmp_path / "c.png").exists()
+
+
+def test_sub_daily_leads_in_hours_and_taxibj_references_drawn_as_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.axes
+    import numpy as np
+    import xarray as xr
+
+    from sstcast.report import curves
+
+    labels: list[str] = []
+    original = matplotlib.axes.Axes.set_xlabel
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_xlabel",
+        lambda self, text, *a, **k: labels.append(text) or original(self, text, *a, **k),
+    )
+    names = ["stresnet", "persistence", "yesterday", "historical_average"]
+    lead = (np.arange(1, 5) * np.timedelta64(30, "m")).astype("m8[ns]")
+    value = np.linspace(15, 40, 16).reshape(1, 4, 4)
+    metrics = xr.Dataset(
+        {"value": (("metric", "model", "lead_time"), value)},
+        coords={"metric": ["rmse"], "model": names, "lead_time": lead},
+        attrs={"units": "flow count per 30 min"},
+    )
+    assert_not_blank(lead_time_plot(metrics, tmp_path / "bj.png"), min_colours=50)
+    assert labels == ["lead time (hours)"]
+    assert {"yesterday", "historical_average"} <= set(curves.BASELINES)
