@@ -413,8 +413,10 @@ class ForecastWriter:
         self.chunks = chunk_shape(lead.size, self.block_shape[1:], 4, chunk_bytes)
         self.time_units: str | None = None
         self.n_init = 0
-        self._first_init: np.datetime64 | None = None
         self._last_init: np.datetime64 | None = None
+        # the first and last valid times written: the file's ACDD time coverage
+        self._first_valid: np.datetime64 | None = None
+        self._last_valid: np.datetime64 | None = None
         self._closed = False  # no more appends (finished or discarded)
         self._done = False  # finished: the file is at path
         self._nc: netCDF4.Dataset | None = None
@@ -647,9 +649,9 @@ class ForecastWriter:
                 f"({err.__class__.__name__}: {' '.join(str(err).split())}); nothing written"
             ) from None
         self.n_init = i1
-        if self._first_init is None:
-            self._first_init = init[0]
-        self._last_init = init[-1]
+        if self._first_valid is None:
+            self._first_valid = valid[0, 0]
+        self._last_init, self._last_valid = init[-1], valid[-1, -1]
 
     def _set_time_units(self, unit: str) -> None:
         nc = self._open()
@@ -674,11 +676,9 @@ class ForecastWriter:
             self._discard()
             raise SstcastError(f"{self.path}: no forecast was appended; nothing written")
         try:
-            assert self._first_init is not None and self._last_init is not None
-            start = valid_times([self._first_init], self.lead_time[:1])[0, 0]
-            end = valid_times([self._last_init], self.lead_time[-1:])[0, 0]
-            nc.setncattr("time_coverage_start", _iso(start))
-            nc.setncattr("time_coverage_end", _iso(end))
+            assert self._first_valid is not None and self._last_valid is not None
+            nc.setncattr("time_coverage_start", _iso(self._first_valid))
+            nc.setncattr("time_coverage_end", _iso(self._last_valid))
             nc.close()
             self._nc = None
             self._stack.close()  # atomic_path renames the temporary into place

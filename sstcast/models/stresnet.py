@@ -217,6 +217,20 @@ class STResNet(nn.Module):
         return torch.tanh(out)
 
 
+#: ST-ResNet's best TaxiBJ network (Zhang et al. 2017, L12-E): closeness 3, period 1,
+#: trend 1, 12 residual units of 64 filters, the 28 external features, 32 x 32 grid.
+_TAXIBJ_L12: dict[str, int] = {
+    "len_closeness": 3,
+    "len_period": 1,
+    "len_trend": 1,
+    "channels": 2,
+    "height": 32,
+    "width": 32,
+    "ext_dim": 28,
+    "n_residual": 12,
+    "filters": 64,
+}
+
 register_model(
     "stresnet",
     kind="stresnet",
@@ -233,32 +247,14 @@ register_model(
             "filters": 8,
         },
         # The paper's best TaxiBJ setting: lc=3, lp=1, lt=1, L=12, 64 filters, 28 ext features.
-        "default": {
-            "len_closeness": 3,
-            "len_period": 1,
-            "len_trend": 1,
-            "channels": 2,
-            "height": 32,
-            "width": 32,
-            "ext_dim": 28,
-            "n_residual": 12,
-            "filters": 64,
-        },
+        "default": _TAXIBJ_L12,
         # Zhang et al. 2017 (the best TaxiBJ model of its comparison, L12-E: 12 residual units,
         # closeness 3 / period 1 / trend 1, 64 filters, external factors, no BatchNorm) as
         # DeepST's code builds it (github.com/lucktroy/
         # DeepST, deepst/models/STResNet.py): 28 external features (meteorology and
         # holidays), the external branch's final ReLU, no fusion weights for a single branch.
         "paper": {
-            "len_closeness": 3,
-            "len_period": 1,
-            "len_trend": 1,
-            "channels": 2,
-            "height": 32,
-            "width": 32,
-            "ext_dim": 28,
-            "n_residual": 12,
-            "filters": 64,
+            **_TAXIBJ_L12,
             "batch_norm": False,
             "external_relu": True,
             "fuse_single_branch": False,

@@ -289,7 +289,6 @@ def flow_maps(
                     days[j],
                     valid,
                     verified=obs is None or observed is not None,
-                    unit=unit,
                 ),
                 unit=unit,
                 truth_given=obs is not None,
