@@ -136,10 +136,10 @@ class ScheduleConfig(Strict):
     min_lr: float = Field(1e-5, ge=0)
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     plateau_patience: int = Field(2, ge=0)
-    epochs: int | None = Field(
+    epochs: float | None = Field(
         None,
-        ge=1,
-        description="cosine: epochs the decay spans (default trainer.epochs); "
+        gt=0,
+        description="cosine: epochs the decay spans, may be fractional (default trainer.epochs); "
         "after them the rate stays at min_lr",
     )
 
@@ -195,6 +195,9 @@ class TrainerConfig(Strict):
     ] = "auto"
     num_nodes: int = Field(1, ge=1)
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = Field(
+        False, description="torch.compile each frame's step (true = mode default); pays on CUDA"
+    )
     deterministic: bool = True
     log_every_n_steps: int = Field(20, ge=1)
     logger: list[Literal["csv", "tensorboard", "mlflow"]] = Field(

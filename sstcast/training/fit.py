@@ -44,6 +44,7 @@ from sstcast.training.callbacks import (
 )
 from sstcast.training.estimate import announce_estimate
 from sstcast.training.hardware import (
+    compile_mode,
     quiet_lightning,
     select_device,
     select_precision,
@@ -361,14 +362,22 @@ def fit_schedule_to_budget(pipe: Pipeline, seconds_per_epoch: float) -> Pipeline
         return pipe
     if pipe.schedule.epochs is not None:
         return pipe
-    fits = max(1, int(budget.total_seconds() // seconds_per_epoch))
+    fits = budget.total_seconds() / seconds_per_epoch
     if fits >= pipe.trainer.epochs:
         return pipe
+    # Fractional: a model whose epoch is longer than the budget decays within it too.
+    fits = round(fits, 2) if fits < 10 else float(int(fits))
+    shown = f"{fits:.1f}" if fits < 10 else f"{fits:.0f}"
+    changes: dict[str, Any] = {"schedule.epochs": fits}
+    warmup = pipe.schedule.warmup_epochs
+    if warmup > fits / 4:  # a warmup longer than a quarter of the budget's steps: shortened
+        changes["schedule.warmup_epochs"] = round(fits / 4, 3)
     log.info(
-        f"note: --max-time {budget} fits about {fits} of the {pipe.trainer.epochs} epochs at the "
-        f"estimated pace; the cosine schedule decays over {fits}"
+        f"note: --max-time {budget} fits about {shown} of the {pipe.trainer.epochs} epochs at "
+        f"the estimated pace; the cosine schedule decays over {shown}"
+        + (f" (warmup {changes['schedule.warmup_epochs']:g})" if len(changes) > 1 else "")
     )
-    return pipe.with_overrides({"schedule.epochs": fits})
+    return pipe.with_overrides(changes)
 
 
 def _metric_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -506,6 +515,11 @@ def fit(
         if rank0 and not resumed:
             runs.write_run_files(run_dir, pipe, record, data.normalizer)
         # -- train -----------------------------------------------------------------------------
+        mode = compile_mode(t.compile)
+        if mode is not None:  # after the estimate (eager), in every process (configure_model)
+            module.compile_with = (mode, dev)
+            if rank0:
+                log.info(f"compiling the model (torch.compile, mode {mode}) at the first batch")
         cbs = build_callbacks(run_dir, pipe, progress, list(callbacks or []), val_seconds)
         L.seed_everything(pipe.seed, workers=True, verbose=False)
         trainer = build_trainer(

@@ -87,6 +87,18 @@ class ForecastModule(L.LightningModule):
         self._warmup_steps = 0
         self._reset_train()
         self._val: dict[str, Any] = {}
+        #: ``(mode, device)`` when the training loop compiles the model (``trainer.compile``);
+        #: done in :meth:`configure_model`, i.e. in every process of a distributed run.
+        self.compile_with: tuple[str, str] | None = None
+        self._compiled = False
+
+    def configure_model(self) -> None:
+        """Lightning's per-process set-up hook: compile the model when asked."""
+        if self.compile_with is not None and not self._compiled:
+            from sstcast.training.hardware import compile_model
+
+            compile_model(self.model, *self.compile_with)
+            self._compiled = True
 
     # -- data in, prediction out ---------------------------------------------------------
     def attach_units(self, normalizer: Normalizer, area_weight: np.ndarray) -> None:

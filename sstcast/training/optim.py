@@ -46,9 +46,10 @@ def build_optimizer(
     return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=float(cfg.get("momentum", 0.9)))
 
 
-def warmup_steps(schedule: dict[str, Any], total: int, epochs: int) -> int:
-    """Optimiser steps of the linear warmup (``warmup_epochs`` of the run's steps)."""
-    return round(float(schedule.get("warmup_epochs", 0.0)) * total / max(1, epochs))
+def warmup_steps(schedule: dict[str, Any], total: int, epochs: float) -> int:
+    """Optimiser steps of the linear warmup (``warmup_epochs`` of the ``total`` steps that
+    ``epochs`` epochs have; ``epochs`` may be fractional)."""
+    return round(float(schedule.get("warmup_epochs", 0.0)) * total / (epochs if epochs > 0 else 1))
 
 
 def lr_factor(name: str, warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
@@ -71,7 +72,7 @@ def build_schedule(
     optim: dict[str, Any],
     schedule: dict[str, Any],
     total_steps: float,
-    epochs: int,
+    epochs: float,
 ) -> Any:
     """Lightning's ``configure_optimizers`` return value for the schedule ``schedule["name"]``:
     ``plateau`` (per epoch on val_rmse; warmup done by the module), ``onecycle``, ``cosine``

@@ -377,12 +377,22 @@ def test_a_time_budget_lays_the_cosine_decay_out_for_the_epochs_that_fit(
     assert fit_schedule_to_budget(budgeted, 40.0).schedule.epochs is None  # all 15 fit
     assert fit_schedule_to_budget(budgeted, 60.0).schedule.epochs == 10
     assert fit_schedule_to_budget(budgeted, 60.0).trainer.epochs == 15  # may still resume on
+    # epochs longer than a tenth of the budget: the decay spans a fractional count, and a
+    # warmup longer than a quarter of it is shortened to that quarter
+    slow = fit_schedule_to_budget(budgeted.with_overrides({"schedule.warmup_epochs": 0.5}), 350.0)
+    assert slow.schedule.epochs == pytest.approx(
+        1.71
+    ) and slow.schedule.warmup_epochs == pytest.approx(0.4275, abs=1e-3)
+    tiny = fit_schedule_to_budget(budgeted, 1500.0)  # one epoch is 2.5 budgets
+    assert tiny.schedule.epochs == pytest.approx(0.4)
     assert fit_schedule_to_budget(pipe, 60.0).schedule.epochs is None  # no budget
     one = budgeted.with_overrides({"schedule.name": "onecycle"})
     assert fit_schedule_to_budget(one, 60.0).schedule.epochs is None
 
 
-def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
+def test_the_budget_starts_an_epoch_only_when_a_useful_share_fits() -> None:
+    """A next epoch starts while at least a quarter of its training fits before its
+    validation (the batch check then ends it in time); with less left the run stops."""
     from datetime import timedelta
     from types import SimpleNamespace
 
@@ -396,10 +406,19 @@ def test_the_budget_stops_before_an_epoch_would_overshoot() -> None:
     now = _time.monotonic()
     budget._start, budget._epoch_start = now - 55, now - 40  # 55 s spent, epochs of 40 s
     budget.on_train_epoch_end(trainer, None)
-    assert trainer.should_stop is False  # 55 + 40 <= 100: one more epoch fits
-    budget._start = now - 65  # 65 + 40 > 100: it would not
+    assert trainer.should_stop is False  # 55 + 40 <= 100: a whole epoch fits
+    budget._start = now - 80  # 20 s left: half an epoch, cut by the batch check
+    budget.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is False
+    budget._start = now - 92  # 8 s left: less than a quarter (10 s) of an epoch
     budget.on_train_epoch_end(trainer, None)
     assert trainer.should_stop is True and budget.stopped_early
+    # the validation pass is kept free: epochs of 40 s of which 10 s validate
+    timed = EpochBudget(timedelta(seconds=100), val_seconds=10.0)
+    trainer.should_stop = False
+    timed._start, timed._epoch_start = now - 84, now - 40  # 16 - 10 = 6 s < 30 / 4
+    timed.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is True
 
 
 def test_the_budget_cuts_an_epoch_longer_than_itself() -> None:
@@ -514,8 +533,8 @@ def test_the_budgeted_schedule_reaches_the_module(cube: Path, tmp_path: Path, mo
     pipe = write_pipeline(tmp_path / "t.yaml", data)
     result = fit(pipe, out=tmp_path / "r", max_time="00:00:40:00", progress=False)  # 2400 s
     ckpt = runs.read_checkpoint(result.last_checkpoint)
-    assert ckpt["hyper_parameters"]["schedule"]["epochs"] == 2
-    assert "epochs: 2" in (result.run_dir / "config.yaml").read_text()
+    assert ckpt["hyper_parameters"]["schedule"]["epochs"] == 2.4  # 2400 s / 1000 s
+    assert "epochs: 2.4" in (result.run_dir / "config.yaml").read_text()
 
 
 def test_a_second_training_of_one_run_folder_is_refused(cube: Path, tmp_path: Path) -> None:
