@@ -45,6 +45,11 @@ if spec["suite"] == "sstcast":
 build = pb._build_openstl if spec["suite"] == "openstl" else pb._build_sstcast
 model, train, infer = build(job, {})
 model.train()
+if spec["bf16"]:  # forward and loss under CPU autocast, as Lightning's bf16-mixed runs them
+    plain = train
+    def train():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain()
 train(); train()
 times = []
 for _ in range(spec["steps"]):
@@ -53,9 +58,12 @@ print("CPUTIME " + json.dumps(times))
 """
 
 
-def cpu_times(suite: str, model: str, config: str, steps: int, args: argparse.Namespace) -> list:
+def cpu_times(
+    suite: str, model: str, config: str, steps: int, args: argparse.Namespace, bf16: bool = False
+) -> list:
     path = [str(HARNESS)] + (args.extra_path if suite == "openstl" else [])
     spec = {"suite": suite, "model": model, "config": config, "steps": steps, "path": path}
+    spec["bf16"] = bf16
     spec["src"] = args.openstl_src
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
@@ -76,23 +84,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", nargs="*", default=CONFIGS)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time both under CPU bf16 autocast (sstcast's trainer.precision: bf16-mixed; "
+        "OpenSTL's trainer has no such mode, its row is for comparison)",
+    )
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     print(f"CPU time of one training step, 1 thread; load average {load:.2f} at the start\n")
-    print("| config | model | OpenSTL (s) | sstcast (s) | time ratio sstcast/OpenSTL |")
-    print("|---|---|---:|---:|---:|")
+    runs = [("openstl", False), ("sstcast", False)]
+    head = "| config | model | OpenSTL (s) | sstcast (s) | time ratio sstcast/OpenSTL |"
+    rule = "|---|---|---:|---:|---:|"
+    if args.bf16:
+        runs += [("sstcast", True), ("openstl", True)]
+        head += " sstcast bf16 (s) | ratio to OpenSTL float32 | OpenSTL bf16 (s) | bf16 ratio |"
+        rule += "---:|---:|---:|---:|"
+    print(head + "\n" + rule)
     for config in args.configs:
         for model in args.models:
-            got: dict[str, list[float]] = {"openstl": [], "sstcast": []}
+            got: dict[tuple[str, bool], list[float]] = {run: [] for run in runs}
             for _ in range(args.rounds):
-                for suite in got:
-                    got[suite] += cpu_times(suite, model, config, args.steps, args)
+                for suite, bf16 in runs:
+                    got[suite, bf16] += cpu_times(suite, model, config, args.steps, args, bf16)
             med = {k: statistics.median(v) for k, v in got.items()}
-            print(
-                f"| {config} | {model} | {med['openstl']:.3f} | {med['sstcast']:.3f} | "
-                f"{med['sstcast'] / med['openstl']:.2f} |",
-                flush=True,
-            )
+            base = med["openstl", False]
+            cells = [config, model, f"{base:.3f}", f"{med['sstcast', False]:.3f}"]
+            cells.append(f"{med['sstcast', False] / base:.2f}")
+            if args.bf16:
+                fast, peer = med["sstcast", True], med["openstl", True]
+                cells += [f"{fast:.3f}", f"{fast / base:.2f}", f"{peer:.3f}", f"{fast / peer:.2f}"]
+            print("| " + " | ".join(cells) + " |", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
 

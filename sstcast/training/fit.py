@@ -45,6 +45,7 @@ from sstcast.training.callbacks import (
 from sstcast.training.estimate import announce_estimate
 from sstcast.training.hardware import (
     compile_mode,
+    external_launcher,
     quiet_lightning,
     select_device,
     select_precision,
@@ -478,6 +479,13 @@ def fit(
         )
         rank0 = rank_zero_only.rank == 0
         resumed = run_dir is not None
+        launcher = external_launcher() if world > 1 else None
+        if launcher and not resumed and not os.environ.get(runs.RUN_DIR_ENV):
+            raise SstcastError(
+                f"{launcher} started the {world} processes of this run together, and each would "
+                f"make its own run folder: set {runs.RUN_DIR_ENV} to one folder on shared "
+                "storage for all of them (docs/cluster.md)"
+            )
         if run_dir is None:
             run_dir = runs.create_run_dir(out, pipe.name, pipe.model.name)
         if rank0:  # one training per run folder (a second resume is refused)

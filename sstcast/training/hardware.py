@@ -107,6 +107,20 @@ def compile_model(
         model.compile(**options)  # a one-pass model (ST-ResNet): the whole forward
 
 
+def external_launcher() -> str | None:
+    """``torchrun`` or ``srun`` when this process is one of several that such a launcher
+    started together (each then runs ``fit`` from the start), else None."""
+    env = os.environ
+    if env.get("TORCHELASTIC_RUN_ID") or (
+        env.get("LOCAL_RANK") is not None and int(env.get("WORLD_SIZE", "1") or 1) > 1
+    ):
+        return "torchrun"
+    interactive = env.get("SLURM_JOB_NAME") in ("bash", "interactive")
+    if env.get("SLURM_PROCID") is not None and int(env.get("SLURM_NTASKS", "1") or 1) > 1:
+        return None if interactive else "srun"
+    return None
+
+
 def select_strategy(strategy: str, device: str, world: int) -> str:
     """Lightning's strategy: ``ddp_spawn`` on CPUs and ``ddp`` on GPUs when ``auto`` and
     more than one process; otherwise what was asked for."""

@@ -99,3 +99,40 @@ def test_trainer_compile_compiles_the_model_in_the_training_loop(tmp_path, monke
     assert calls == [("ConvLSTM", "default", "cpu")]
     names = runs.read_checkpoint(result.last_checkpoint)["state_dict"]
     assert names and not any("_orig_mod" in n for n in names)
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({}, None),
+        ({"LOCAL_RANK": "0", "WORLD_SIZE": "4"}, "torchrun"),
+        ({"TORCHELASTIC_RUN_ID": "abc"}, "torchrun"),
+        ({"SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_JOB_NAME": "train"}, "srun"),
+        ({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, None),  # a one-task job
+        ({"SLURM_PROCID": "0", "SLURM_NTASKS": "8", "SLURM_JOB_NAME": "bash"}, None),  # salloc
+    ],
+)
+def test_external_launchers_are_recognised(monkeypatch, env, want) -> None:
+    for name in ("LOCAL_RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SLURM_JOB_NAME", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert hardware.external_launcher() == want
+
+
+def test_ranks_started_by_a_launcher_need_one_run_folder(tmp_path, monkeypatch) -> None:
+    """Under torchrun or srun every process runs ``fit`` from the start: without
+    SSTCAST_RUN_DIR each would make its own run folder, so that is a one-line error."""
+    from sstcast.training import fit
+    from tests.builders import tiny_pipeline_dict, write_pipeline, write_tiny_cube
+
+    monkeypatch.delenv("SSTCAST_RUN_DIR", raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cube = write_tiny_cube(tmp_path / "cube.zarr")
+    data = tiny_pipeline_dict(cube, epochs=1)
+    data["trainer"].update(devices=2, strategy="ddp")
+    with pytest.raises(SstcastError, match=r"torchrun started the 2 processes.*SSTCAST_RUN_DIR"):
+        fit(write_pipeline(tmp_path / "t.yaml", data), out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
