@@ -30,7 +30,14 @@ from sstcast.cube import (
     write_cube_status,
 )
 from sstcast.errors import SstcastError
-from sstcast.sources import Bbox, InputFile, download_folder, fetch_inputs, list_inputs
+from sstcast.sources import (
+    Bbox,
+    InputFile,
+    download_folder,
+    fetch_inputs,
+    is_remote,
+    list_inputs,
+)
 from sstcast.utils.io import is_url, sha256_file
 from sstcast.utils.report import progress_bar
 from sstcast.utils.timeaxis import infer_frequency
@@ -219,6 +226,24 @@ def _write(
     return written
 
 
+def downloads_near(files: Any, out: str | Path, scheduler: Any) -> Path | None:
+    """Where the copies of remote inputs go: ``$TMPDIR`` (None) normally; with a dask
+    scheduler, which may run its workers on other machines that read the inputs, the cube's
+    own folder (they must see it to write the cube). A remote ``out`` with remote inputs and
+    a scheduler has no folder every worker is known to see: a one-line error."""
+    items = [files] if isinstance(files, str | Path | InputFile) else list(files)
+    remote = any(i.remote if isinstance(i, InputFile) else is_remote(i) for i in items)
+    if scheduler is None or not remote:
+        return None
+    if is_url(str(out)):
+        raise SstcastError(
+            f"--scheduler with remote --files and a remote cube {out}: the workers need the "
+            "downloaded files on storage they all see; copy the files there first and pass "
+            "those paths"
+        )
+    return Path(out).resolve().parent
+
+
 def ingest_sst(
     files: Sequence[str | Path] | str | Path,
     out: str | Path,
@@ -246,7 +271,10 @@ def ingest_sst(
     # A small HDF5 chunk cache for every file opened during the whole ingest (xarray may
     # reopen files while writing); see netcdf_sst.CHUNK_CACHE_BYTES. Remote files are
     # downloaded into a folder that lives as long as the ingest (values are read lazily).
-    with netcdf_chunk_cache(), download_folder() as folder:
+    if not isinstance(files, str | Path | InputFile):
+        files = list(files)  # read twice below
+    near = downloads_near(files, out, scheduler)
+    with netcdf_chunk_cache(), download_folder(near) as folder:
         return _ingest_sst(
             fetch_inputs(files, folder),
             out,

@@ -254,10 +254,13 @@ def _default_folder() -> Path:
 
 
 @contextlib.contextmanager
-def download_folder() -> Iterator[Path]:
-    """A temporary folder (in ``$TMPDIR``) for the local copies of remote inputs, removed
-    on exit: an ingest holds it while the cube is written (values are read lazily)."""
-    with tempfile.TemporaryDirectory(prefix="sstcast-downloads-") as folder:
+def download_folder(near: Path | None = None) -> Iterator[Path]:
+    """A temporary folder for the local copies of remote inputs, removed on exit: an ingest
+    holds it while the cube is written (values are read lazily). In ``$TMPDIR``, or inside
+    ``near`` (a folder on storage that dask workers on other machines also see)."""
+    if near is not None:
+        near.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sstcast-downloads-", dir=near) as folder:
         yield Path(folder)
 
 

@@ -199,3 +199,41 @@ def test_taxibj_from_urls(memory_store: str, tmp_path: Path) -> None:
         for n in ("BJ16_M32x32_T30_InOut.h5", "BJ_Meteorology.h5", "BJ_Holiday.txt")
     ]
     assert int(cube["holiday"].sum()) == 45
+
+
+def test_with_a_scheduler_remote_inputs_are_downloaded_next_to_the_cube(
+    served, tmp_path: Path, tmpdir_for_downloads: Path, monkeypatch
+) -> None:
+    """dask workers on other machines read the inputs: with a scheduler the copies go into
+    the cube's folder (which the workers must see anyway), not into this machine's TMPDIR;
+    they are removed afterwards. A remote cube has no such folder: a one-line error."""
+    import contextlib
+
+    import sstcast.ingest as ingest_mod
+    from sstcast.ingest import downloads_near
+
+    folder, base = served
+    urls = [f"{base}/{p.name}" for p in sst_files(folder)]
+    out = tmp_path / "cubes" / "remote.zarr"
+    assert downloads_near(urls, out, None) is None  # no scheduler: TMPDIR
+    assert downloads_near([str(p) for p in sst_files(tmp_path)], out, "tcp://h:8786") is None
+    assert downloads_near(urls, out, "tcp://h:8786") == out.resolve().parent
+    with pytest.raises(SstcastError, match=r"remote cube s3://b/c\.zarr.*copy the files"):
+        downloads_near(urls, "s3://b/c.zarr", "tcp://h:8786")
+
+    used: list[Path] = []
+    original = ingest_mod.download_folder
+
+    @contextlib.contextmanager
+    def spy(near=None):
+        with original(near) as where:
+            used.append(where)
+            yield where
+
+    monkeypatch.setattr(ingest_mod, "download_folder", spy)
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1) as client:
+        result = ingest_sst(urls, out, BBOX, scheduler=client, progress=False)
+    assert result.written and used and used[0].parent == out.resolve().parent
+    assert not list(out.parent.glob("sstcast-downloads-*")), "copies are removed"
+    assert not list(tmpdir_for_downloads.glob("sstcast-downloads-*"))
