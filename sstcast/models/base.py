@@ -135,7 +135,8 @@ class SequenceForecaster(nn.Module, ABC):
 
         One step is compiled once per input shape and reused for every frame, so the graph
         is that of one cell stack, not of the whole unrolled rollout (compiling
-        ``forward`` itself took over 9 minutes for SwinLSTM-B on a CPU, a step 2 minutes).
+        ``forward`` itself took over 9 minutes for SwinLSTM-B on a busy 2-core CPU, a step
+        2 minutes).
         Parameters and their names are untouched, so checkpoints are those of the plain
         model; a copy or pickle of the model is a plain (uncompiled) model.
         """
