@@ -104,7 +104,9 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 class EpochBudget(Callback):
-    """``--max-time`` as a budget for this invocation that the run stays within.
+    """``--max-time`` as a budget for this invocation that the run stays within, counted
+    from ``start`` (``fit`` passes the moment it began, so that loading the data and the
+    time estimate are inside the budget) or else from the start of training.
 
     Checked after every training batch: when the next batch and a validation pass (as long
     as the last one took) would end past the budget, the epoch is cut short there —
@@ -121,15 +123,19 @@ class EpochBudget(Callback):
     #: The least share of an epoch's training worth starting a next epoch for.
     MIN_EPOCH_SHARE = 0.25
 
-    def __init__(self, duration: timedelta, val_seconds: float = 0.0) -> None:
+    def __init__(
+        self, duration: timedelta, val_seconds: float = 0.0, start: float | None = None
+    ) -> None:
         self.budget = duration.total_seconds()
+        self._given_start = start  # time.monotonic() when the invocation began, if known
         self._start = self._epoch_start = self._batch_start = time.monotonic()
         self._val_start = self._start
         self._val_seconds = float(val_seconds)  # the estimate, until one is timed
         self.stopped_early = False
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._start = time.monotonic()
+        # From the start of ``fit`` when given: loading the data and the time estimate count.
+        self._start = self._given_start if self._given_start is not None else time.monotonic()
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._epoch_start = time.monotonic()

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +209,12 @@ def build_callbacks(
     progress: bool,
     extra: list[Callback],
     val_seconds: float = 0.0,
+    start: float | None = None,
 ) -> list[Callback]:
     """Metrics, checkpoints (best and last), references, learning rate, early stopping,
     budget (``val_seconds``: the estimated validation pass, kept free at the budget's
-    end until a real one has been timed), progress."""
+    end until a real one has been timed; ``start``: the ``time.monotonic()`` it counts
+    from, default the start of training), progress."""
     t = pipe.trainer
     cbs: list[Callback] = [
         EpochMetrics(),  # the epoch's row first, then its checkpoint
@@ -225,7 +228,7 @@ def build_callbacks(
         )
     max_td = parse_max_time(t.max_time)
     if max_td is not None:
-        cbs.append(EpochBudget(max_td, val_seconds=val_seconds))
+        cbs.append(EpochBudget(max_td, val_seconds=val_seconds, start=start))
     if progress:
         cbs.append(RunProgressBar())
     return [*cbs, *extra]
@@ -353,17 +356,20 @@ def lead_table(rows: list[dict[str, Any]], baselines: dict[str, list[float]] | N
     return "\n".join(lines)
 
 
-def fit_schedule_to_budget(pipe: Pipeline, seconds_per_epoch: float) -> Pipeline:
+def fit_schedule_to_budget(
+    pipe: Pipeline, seconds_per_epoch: float, spent: float = 0.0
+) -> Pipeline:
     """With ``--max-time`` and a cosine schedule, let the decay span the epochs that fit in
-    the budget at the estimated pace (``schedule.epochs``), so that the learning rate has
-    come down when the budget stops the run instead of being cut off high. Recorded in the
-    run's config.yaml, so a ``--resume`` follows the same schedule (at ``min_lr`` after it)."""
+    what is left of the budget (``spent`` seconds are gone: data, the estimate) at the
+    estimated pace (``schedule.epochs``), so that the learning rate has come down when the
+    budget stops the run instead of being cut off high. Recorded in the run's config.yaml,
+    so a ``--resume`` follows the same schedule (at ``min_lr`` after it)."""
     budget = parse_max_time(pipe.trainer.max_time)
     if budget is None or seconds_per_epoch <= 0 or pipe.schedule.name != "cosine":
         return pipe
     if pipe.schedule.epochs is not None:
         return pipe
-    fits = budget.total_seconds() / seconds_per_epoch
+    fits = max(budget.total_seconds() - spent, 0.01 * seconds_per_epoch) / seconds_per_epoch
     if fits >= pipe.trainer.epochs:
         return pipe
     # Fractional: a model whose epoch is longer than the budget decays within it too.
@@ -449,6 +455,7 @@ def fit(
     Lightning callbacks. Problems with the files or options raise :class:`SstcastError`
     with a one-line message; progress is logged to the ``sstcast`` logger.
     """
+    began = time.monotonic()  # --max-time counts from here: data and the estimate are in it
     with run_log() as to_file, contextlib.ExitStack() as stack:  # logs also go to train.log
         stack.enter_context(progress_setting(progress))  # bars of data loading and fitting
         options = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size)
@@ -511,7 +518,7 @@ def fit(
                 module, train_loader, val_loader, t, dev, precision, world
             )
         if not resumed and world == 1:
-            pipe = fit_schedule_to_budget(pipe, per_epoch)
+            pipe = fit_schedule_to_budget(pipe, per_epoch, time.monotonic() - began)
             module.hparams["schedule"] = pipe.schedule.model_dump(mode="json")
         record = (
             runs.run_record(pipe, task.name, data, module)
@@ -528,7 +535,9 @@ def fit(
             module.compile_with = (mode, dev)
             if rank0:
                 log.info(f"compiling the model (torch.compile, mode {mode}) at the first batch")
-        cbs = build_callbacks(run_dir, pipe, progress, list(callbacks or []), val_seconds)
+        cbs = build_callbacks(
+            run_dir, pipe, progress, list(callbacks or []), val_seconds, start=began
+        )
         L.seed_everything(pipe.seed, workers=True, verbose=False)
         trainer = build_trainer(
             pipe, dev, precision, cbs, run_dir, progress, build_loggers(run_dir, pipe)

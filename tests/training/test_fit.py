@@ -584,3 +584,65 @@ def test_a_logger_that_is_not_installed_is_one_line(
         ):
             fit(write_pipeline(tmp_path / f"{name}.yaml", data), out=tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()  # refused before a run folder is made
+
+
+def test_the_estimate_stops_early_when_batches_are_slow(monkeypatch) -> None:
+    """With a time limit the estimate keeps one warm-up batch and times the next one;
+    without it, two warm-up and four timed batches run."""
+    from sstcast.training import estimate as est
+
+    calls = []
+
+    class Module(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, batch):
+            calls.append(self.training)
+            return batch["x"] * self.w
+
+        def loss(self, batch, out):
+            return out.sum()
+
+    clock = iter(range(0, 10_000, 10))  # every reading of the clock is 10 s later
+    monkeypatch.setattr(est.time, "perf_counter", lambda: float(next(clock)))
+    loader = [{"x": torch.ones(2)} for _ in range(8)]
+    per_batch, _ = est.estimate_epoch_seconds(Module(), loader, torch.device("cpu"), False)
+    assert calls.count(True) == 6 and calls.count(False) == 1
+    calls.clear()
+    per_batch, per_val = est.estimate_epoch_seconds(
+        Module(), loader, torch.device("cpu"), False, time_limit=15.0
+    )
+    assert calls.count(True) == 2 and calls.count(False) == 1  # one warm-up, one timed
+    assert per_batch == 10.0 and per_val == 10.0
+
+
+def test_the_budget_counts_from_the_start_it_is_given() -> None:
+    import time as _time
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from sstcast.training.callbacks import EpochBudget
+
+    trainer = SimpleNamespace(should_stop=False, sanity_checking=False)
+    now = _time.monotonic()
+    fresh = EpochBudget(timedelta(seconds=100), val_seconds=5.0)  # counts from training
+    fresh.on_train_start(trainer, None)
+    fresh._batch_start = _time.monotonic() - 1
+    fresh.on_train_batch_end(trainer, None)
+    assert trainer.should_stop is False  # 0 + 1 + 5 <= 100
+    budget = EpochBudget(timedelta(seconds=100), val_seconds=5.0, start=now - 97)
+    budget.on_train_start(trainer, None)  # the set-up took 97 s of the budget
+    budget._batch_start = _time.monotonic() - 1
+    budget.on_train_batch_end(trainer, None)
+    assert trainer.should_stop is True  # 97 + 1 + 5 > 100
+
+
+def test_the_schedule_fits_what_is_left_of_the_budget(cube: Path, tmp_path: Path) -> None:
+    from sstcast.config import load_pipeline
+    from sstcast.training.fit import fit_schedule_to_budget
+
+    pipe = load_pipeline(write_pipeline(tmp_path / "t.yaml", tiny_pipeline_dict(cube, epochs=15)))
+    budgeted = pipe.with_overrides({"trainer.max_time": "00:00:10:00"})
+    assert fit_schedule_to_budget(budgeted, 60.0, spent=120.0).schedule.epochs == 8
