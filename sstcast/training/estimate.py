@@ -61,11 +61,10 @@ def estimate_epoch_seconds(
             torch.cuda.synchronize()
         if i >= warmup:
             timings.append(time.perf_counter() - start)
-        over = time_limit is not None and time.perf_counter() - began > time_limit
-        if over and timings:
-            break
-        if over:
-            warmup = min(warmup, i + 1)  # time the next batch and stop
+        if time_limit is not None and time.perf_counter() - began > time_limit:
+            if timings:
+                break
+            warmup = min(warmup, i + 1)  # time the next batch, then stop
     val_time = 0.0
     if last is not None:
         model.eval()
