@@ -55,20 +55,12 @@ from sstcast.cube import as_dataset
 from sstcast.data.normalize import Normalizer, harmonic_design, make_normalizer
 from sstcast.data.splits import time_splits, window_span, window_starts
 from sstcast.errors import SstcastError
+from sstcast.utils.memory import available_bytes
 from sstcast.utils.report import track
 
 STATIC_CHANNELS: tuple[str, ...] = ("mask", "lat", "lon")
 DOY_CHANNELS: tuple[str, ...] = ("doy_sin", "doy_cos")
 _LOAD_BLOCK_BYTES = 64 * 2**20  # raw values normalised per block while loading
-
-
-def _available_bytes() -> int:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # pragma: no cover - psutil is a dependency
-        return 4 * 2**30
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
@@ -388,7 +380,7 @@ class WindowDataset(Dataset):
 
         # Memory or chunks.
         nbytes = (self._t1 - self._t0) * int(np.prod(da.shape[1:])) * 4
-        self.in_memory = bool(nbytes < 0.5 * _available_bytes()) if in_memory is None else in_memory
+        self.in_memory = bool(nbytes < 0.5 * available_bytes()) if in_memory is None else in_memory
         self._nbytes = nbytes
 
     # -- opening, per process -------------------------------------------------------------

@@ -55,7 +55,7 @@ def estimate_epoch_seconds(
         last = batch = {k: v.to(device) for k, v in batch.items()}
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model.loss(batch, model(batch))
+            loss, _ = model.training_loss(batch)
         loss.backward()
         if device.type == "cuda":
             torch.cuda.synchronize()

@@ -20,6 +20,7 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
+import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
@@ -53,6 +54,12 @@ from sstcast.training.hardware import (
     select_strategy,
 )
 from sstcast.training.loaders import make_loaders
+from sstcast.training.memory import (
+    check_step_memory,
+    free_bytes,
+    measure_step_memory,
+    out_of_memory_error,
+)
 from sstcast.training.module import ForecastModule
 from sstcast.utils.report import progress_setting, run_log
 
@@ -393,6 +400,25 @@ def _metric_rows(run_dir: Path) -> list[dict[str, Any]]:
     return pd.read_csv(path).to_dict("records") if path.exists() else []
 
 
+def model_name(pipe: Pipeline) -> str:
+    """``model sam_convlstm (preset default)``, for messages."""
+    return f"model {pipe.model.name} (preset {pipe.model.preset})"
+
+
+def step_memory(
+    module: ForecastModule, loader: Any, pipe: Pipeline, device: str, precision: str
+) -> tuple[str | None, str | None]:
+    """Measure a training step's memory and check it against what is free (raises
+    :class:`SstcastError` when it cannot fit); (summary line, warning or None)."""
+    dev = torch.device(device)
+    need = measure_step_memory(module, loader, dev, precision == "bf16-mixed")
+    if need is None:
+        return None, None
+    t = pipe.trainer
+    processes = t.devices if device == "cpu" else 1  # CPU processes share the host
+    return check_step_memory(need, t.batch_size, free_bytes(dev), model_name(pipe), processes)
+
+
 def model_summary(pipe: Pipeline, module: ForecastModule, data: TaskData) -> str:
     """A short block naming the model, its parameter counts, inputs and grid."""
     params = list(module.model.parameters())
@@ -493,6 +519,12 @@ def fit(
                 f"make its own run folder: set {runs.RUN_DIR_ENV} to one folder on shared "
                 "storage for all of them (docs/cluster.md)"
             )
+        memory_line = memory_warning = None
+        if rank0:  # before any run folder is made: a step that cannot fit is one line
+            for ds in (data.train, data.val):  # read now (with a bar), not in the timing
+                if hasattr(ds, "load"):
+                    ds.load()
+            memory_line, memory_warning = step_memory(module, train_loader, pipe, dev, precision)
         if run_dir is None:
             run_dir = runs.create_run_dir(out, pipe.name, pipe.model.name)
         if rank0:  # one training per run folder (a second resume is refused)
@@ -509,11 +541,12 @@ def fit(
                 f"run {run_dir}\n{model_summary(pipe, module, data)}\n"
                 f"  data    {data.info['n_train_windows']:,} training / "
                 f"{data.info['n_val_windows']:,} validation samples\n"
-                f"  device  {dev}, {precision}" + (f", {world} processes" if world > 1 else "")
+                f"  device  {dev}, {precision}"
+                + (f", {world} processes" if world > 1 else "")
+                + (f"\n  memory  {memory_line}" if memory_line else "")
             )
-            for ds in (data.train, data.val):  # read now (with a bar), not in the timing
-                if hasattr(ds, "load"):
-                    ds.load()
+            if memory_warning:
+                log.warning(memory_warning)
             per_epoch, val_seconds = announce_estimate(
                 module, train_loader, val_loader, t, dev, precision, world
             )
@@ -549,6 +582,11 @@ def fit(
                 trainer.fit(
                     module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True
                 )
+        except (torch.OutOfMemoryError, RuntimeError) as err:
+            oom = out_of_memory_error(err, model_name(pipe), t.batch_size)
+            if oom is None:
+                raise
+            raise oom from None
         except ValueError as err:
             if ckpt_path is not None and "parameter group" in str(err):
                 raise SstcastError(

@@ -151,12 +151,16 @@ class ForecastModule(L.LightningModule):
         L.seed_everything(seed % 2**32, workers=True, verbose=False)
         self._reset_train()
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+    def training_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
+        """The loss a training step minimises (forecasts, and the warm-up predictions with
+        ``loss_on_inputs``) and the number of samples in ``batch``."""
         if getattr(self.model, "loss_on_inputs", False):
-            loss, n = self.loss_with_inputs(batch), batch["x"].shape[0]
-        else:
-            pred = self(batch)
-            loss, n = self.loss(batch, pred), pred.shape[0]
+            return self.loss_with_inputs(batch), batch["x"].shape[0]
+        pred = self(batch)
+        return self.loss(batch, pred), pred.shape[0]
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss, n = self.training_loss(batch)
         if not torch.isfinite(loss):
             raise SstcastError(
                 f"training loss is {loss.item()} at step {self.global_step} (epoch "

@@ -413,7 +413,7 @@ def test_in_memory_is_chosen_by_size_and_cuda_loader_runs_without_cuda(monkeypat
 
     cube = coded_cube()
     assert WindowDataset(cube, 3, 2, "val", splits=SPLITS).in_memory is True
-    monkeypatch.setattr(windows, "_available_bytes", lambda: 1000)  # a "tiny" machine
+    monkeypatch.setattr(windows, "available_bytes", lambda: 1000)  # a "tiny" machine
     small = WindowDataset(cube, 3, 2, "val", splits=SPLITS)
     assert small.in_memory is False
     # Pinned memory is only asked for when CUDA exists; the loop runs either way.
