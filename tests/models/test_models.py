@@ -315,6 +315,33 @@ def test_spatial_attention_matches_explicit_softmax() -> None:
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(("cq", "cv"), [(3, 6), (6, 3), (4, 4)])
+def test_spatial_attention_gradients_match_explicit_softmax(cq: int, cv: int) -> None:
+    """The fused path (zero channels padding the narrower side on the CPU) changes neither
+    the output nor any gradient."""
+    torch.manual_seed(1)
+    shapes = [(2, cq, 4, 5), (2, cq, 3, 3), (2, cv, 3, 3)]
+    fused = [torch.randn(*shape, requires_grad=True) for shape in shapes]
+    plain = [t.detach().clone().requires_grad_() for t in fused]
+    (spatial_attention(*fused) ** 2).sum().backward()
+    q, k, v = (t.flatten(2) for t in plain)
+    weights = torch.softmax(q.transpose(1, 2) @ k / cq**0.5, dim=-1)
+    ((v @ weights.transpose(1, 2)) ** 2).sum().backward()
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_spatial_attention_keeps_no_square_of_the_grid() -> None:
+    """On a 48 x 48 grid the (H*W)^2 weights (2 x 2304^2 floats, 40 MiB) are not kept for
+    the backward pass."""
+    from sstcast.training.memory import saved_for_backward
+
+    q, k = torch.randn(2, 8, 48, 48, requires_grad=True), torch.randn(2, 8, 48, 48)
+    v = torch.randn(2, 32, 48, 48)
+    kept = saved_for_backward(lambda: spatial_attention(q, k, v))
+    assert kept < 2 * 2304 * 2304 * 4 / 10
+
+
 def test_self_attention_output_is_added_once() -> None:
     torch.manual_seed(0)
     module = SelfAttention(hidden=4, attn_channels=2)
