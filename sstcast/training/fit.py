@@ -411,7 +411,13 @@ def step_memory(
     """Measure a training step's memory and check it against what is free (raises
     :class:`SstcastError` when it cannot fit); (summary line, warning or None)."""
     dev = torch.device(device)
-    need = measure_step_memory(module, loader, dev, precision == "bf16-mixed")
+    try:
+        need = measure_step_memory(module, loader, dev, precision == "bf16-mixed")
+    except (torch.OutOfMemoryError, RuntimeError) as err:  # not even one sample fits
+        oom = out_of_memory_error(err, model_name(pipe), 1)
+        if oom is None:
+            raise
+        raise oom from None
     if need is None:
         return None, None
     t = pipe.trainer

@@ -33,6 +33,11 @@ PEAK_FACTOR = 2.0
 PEAK_OVERHEAD = 256 * 2**20
 
 
+def samples(n: int) -> str:
+    """``1 sample``, ``16 samples``."""
+    return f"{n} sample" + ("" if n == 1 else "s")
+
+
 def saved_for_backward(fn: Callable[[], Any], exclude: Iterable[Tensor] = ()) -> int:
     """Bytes of the distinct storages that autograd keeps for the backward pass of what
     ``fn`` computes (the graph is dropped on return); storages of ``exclude`` (the
@@ -112,7 +117,7 @@ def check_step_memory(
     step holds does not fit, naming the batch size whose peak would."""
     low, high = processes * need.at_least(batch), processes * need.at_most(batch)
     fits = need.largest_batch(free // processes)
-    step = f"a training step of {batch} samples" + (
+    step = f"a training step of {samples(batch)}" + (
         f" in each of {processes} processes" if processes > 1 else ""
     )
     kept = f"{human_bytes(need.per_sample)} per sample kept for the backward pass"
@@ -146,7 +151,9 @@ def out_of_memory_error(err: BaseException, what: str, batch: int) -> SstcastErr
     if not (cuda or cpu):
         return None
     device = "GPU" if cuda else "host"
+    advice = "use a smaller preset or region"
+    if batch > 1:
+        advice = f"lower --batch-size, or {advice}"
     return SstcastError(
-        f"{what}: out of {device} memory in a training step of {batch} samples: lower "
-        "--batch-size, or use a smaller preset or region"
+        f"{what}: out of {device} memory in a training step of {samples(batch)}: {advice}"
     )

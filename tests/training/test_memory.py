@@ -179,6 +179,24 @@ def test_running_out_of_memory_in_training_is_one_line(
     )
 
 
+def test_a_sample_too_big_to_measure_is_one_line(
+    cube: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB")
+
+    fit_mod = importlib.import_module("sstcast.training.fit")
+    monkeypatch.setattr(fit_mod, "measure_step_memory", fail)
+    pipe = write_pipeline(tmp_path / "tiny.yaml", tiny_pipeline_dict(cube, epochs=1))
+    with pytest.raises(SstcastError) as err:
+        fit(pipe, out=tmp_path / "runs", progress=False)
+    assert str(err.value) == (
+        "model convlstm (preset tiny): out of GPU memory in a training step of 1 sample: "
+        "use a smaller preset or region"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
 def test_other_runtime_errors_are_not_taken_for_memory() -> None:
     assert out_of_memory_error(RuntimeError("shapes cannot be multiplied"), "m", 4) is None
     assert out_of_memory_error(ValueError("can't allocate memory"), "m", 4) is None
