@@ -21,6 +21,7 @@ other processes sharing the machine; training is forward + MSE loss + backward +
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -87,11 +88,26 @@ def build(
     return model, batch
 
 
+def cpu_flash_attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of the CPU's fused attention (``FlopCounterMode`` has no formula for it): the
+    two matrix products, Q Kᵀ and the weights times V, as executed (on the CPU the
+    query/key side of SA/SAM-ConvLSTM is zero-padded to the value's width)."""
+    *lead, length, width = query
+    keys, value_width = key[-2], value[-1]
+    batch = math.prod(lead)
+    return 2 * batch * length * keys * (width + value_width)
+
+
 def flops_per_sample(model: nn.Module, make_batch: Callable) -> float:
     """Forward FLOPs for one sample."""
     args, kwargs, _ = make_batch(1, torch.device("cpu"))
     model = model.cpu().eval()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(
+        display=False,
+        custom_mapping={
+            torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: (cpu_flash_attention_flops)
+        },
+    )
     with torch.no_grad(), counter:
         model(*args, **kwargs)
     return float(counter.get_total_flops())
