@@ -58,7 +58,7 @@ from sstcast.training.memory import (
     check_step_memory,
     free_bytes,
     measure_step_memory,
-    out_of_memory_error,
+    out_of_memory_as_error,
 )
 from sstcast.training.module import ForecastModule
 from sstcast.utils.report import progress_setting, run_log
@@ -411,13 +411,8 @@ def step_memory(
     """Measure a training step's memory and check it against what is free (raises
     :class:`SstcastError` when it cannot fit); (summary line, warning or None)."""
     dev = torch.device(device)
-    try:
+    with out_of_memory_as_error(model_name(pipe), 1):  # not even one sample fits
         need = measure_step_memory(module, loader, dev, precision == "bf16-mixed")
-    except (torch.OutOfMemoryError, RuntimeError) as err:  # not even one sample fits
-        oom = out_of_memory_error(err, model_name(pipe), 1)
-        if oom is None:
-            raise
-        raise oom from None
     if need is None:
         return None, None
     t = pipe.trainer
@@ -582,17 +577,17 @@ def fit(
             pipe, dev, precision, cbs, run_dir, progress, build_loggers(run_dir, pipe)
         )
         try:
-            with quiet_lightning(), progress_setting(False), warnings.catch_warnings():
+            with (
+                out_of_memory_as_error(model_name(pipe), t.batch_size),
+                quiet_lightning(),
+                progress_setting(False),
+                warnings.catch_warnings(),
+            ):
                 # Lightning draws its own bar; the epoch rows need no per-step logging
                 warnings.filterwarnings("ignore", message=".*smaller than the logging interval")
                 trainer.fit(
                     module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True
                 )
-        except (torch.OutOfMemoryError, RuntimeError) as err:
-            oom = out_of_memory_error(err, model_name(pipe), t.batch_size)
-            if oom is None:
-                raise
-            raise oom from None
         except ValueError as err:
             if ckpt_path is not None and "parameter group" in str(err):
                 raise SstcastError(

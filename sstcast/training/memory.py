@@ -13,9 +13,10 @@ measured the peak resident memory of real steps at 1.1-2.3 times the kept tensor
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,3 +159,16 @@ def out_of_memory_error(err: BaseException, what: str, batch: int) -> SstcastErr
     return SstcastError(
         f"{what}: out of {device} memory in a training step of {samples(batch)}: {advice}"
     )
+
+
+@contextlib.contextmanager
+def out_of_memory_as_error(what: str, batch: int) -> Iterator[None]:
+    """Inside the block, an allocation failure becomes :func:`out_of_memory_error`'s one
+    line; any other error passes unchanged."""
+    try:
+        yield
+    except RuntimeError as err:  # torch.OutOfMemoryError is one
+        oom = out_of_memory_error(err, what, batch)
+        if oom is None:
+            raise
+        raise oom from None
