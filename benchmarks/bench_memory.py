@@ -26,7 +26,7 @@ import sys
 import torch
 
 from sstcast.models import create
-from sstcast.training.memory import PEAK_FACTOR, StepMemory, saved_for_backward
+from sstcast.training.memory import PEAK_FACTOR, StepMemory, saved_for_backward, state_bytes
 from sstcast.utils.memory import human_bytes
 
 MODELS = [
@@ -56,7 +56,7 @@ def one(name: str, height: int, width: int, batch: int) -> dict[str, float]:
 
     sample = data(1)
     kept = saved_for_backward(lambda: loss(*sample), params)
-    need = StepMemory(per_sample=kept, state=4 * sum(p.numel() * 4 for p in params))
+    need = StepMemory(per_sample=kept, state=state_bytes(params))
     opt = torch.optim.Adam(params)
     batch_data = data(batch)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -84,6 +84,12 @@ class StepMemory:
         return int(room // (PEAK_FACTOR * self.per_sample)) if self.per_sample else 2**31
 
 
+def state_bytes(params: Iterable[Tensor]) -> int:
+    """Bytes of a model's training state: each trained parameter with its gradient and
+    Adam's two moments (4 copies), each frozen one once."""
+    return sum(p.numel() * p.element_size() * (4 if p.requires_grad else 1) for p in params)
+
+
 def measure_step_memory(
     module: Any, loader: DataLoader, device: torch.device, bf16: bool
 ) -> StepMemory | None:
@@ -99,9 +105,7 @@ def measure_step_memory(
     params = list(model.parameters())
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         kept = saved_for_backward(lambda: model.training_loss(batch)[0], params)
-    trained = sum(p.numel() * p.element_size() for p in params if p.requires_grad)
-    frozen = sum(p.numel() * p.element_size() for p in params if not p.requires_grad)
-    return StepMemory(per_sample=kept, state=4 * trained + frozen)  # weights, grads, 2 moments
+    return StepMemory(per_sample=kept, state=state_bytes(params))
 
 
 def free_bytes(device: torch.device) -> int:
